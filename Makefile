@@ -1,0 +1,80 @@
+# One command per task. `make test` and `make demo` do all set-up on a fresh Debian
+# machine with Python 3.11: venv in .venv, install, build the extension.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALL ?= editable
+EXTRAS ?= dev
+CXX ?= g++
+CXXFLAGS_TEST := -std=c++17 -Wall -Wextra -Werror -Iext/include
+STAMP := $(VENV)/.installed-$(INSTALL)
+
+.PHONY: all venv install test pytest cpp-test lint format bench demo clean
+
+all: test
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "hallkpi needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+
+venv: $(PY)
+
+# Rebuilt when the package definition or the C++ sources change.
+$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp)
+	@rm -f $(VENV)/.installed-*
+ifeq ($(INSTALL),regular)
+	$(PY) -m pip install --quiet ".[$(EXTRAS)]"
+else
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]" --config-settings editable_mode=strict
+endif
+	@touch $@
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+	$(MAKE) cpp-test
+	$(MAKE) lint
+
+pytest: install
+	$(PY) -m pytest -q
+
+# C++ unit tests with plain g++, no Python, no network: once optimised, once with sanitizers.
+cpp-test:
+	@mkdir -p ext/build
+	$(CXX) $(CXXFLAGS_TEST) -O2 ext/tests/test_engine.cpp -o ext/build/test_engine
+	./ext/build/test_engine
+	$(CXX) $(CXXFLAGS_TEST) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all ext/tests/test_engine.cpp -o ext/build/test_engine_san
+	./ext/build/test_engine_san
+
+cpp-bench:
+	@mkdir -p ext/build
+	$(CXX) -std=c++17 -O3 -DNDEBUG -Iext/include ext/bench/latency.cpp -o ext/build/latency
+	./ext/build/latency
+
+lint: install
+	$(VENV)/bin/ruff check core tests benches setup.py
+	$(VENV)/bin/ruff format --check core tests benches setup.py
+	$(VENV)/bin/mypy -p hallkpi.core
+	$(VENV)/bin/clang-format --dry-run --Werror ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
+
+format: install
+	$(VENV)/bin/ruff format core tests benches setup.py
+	$(VENV)/bin/ruff check --fix core tests benches setup.py
+	$(VENV)/bin/clang-format -i ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
+
+bench: install
+	$(PY) -m pytest benches -q -p no:cacheprovider --benchmark-columns=min,median,ops --benchmark-sort=name
+	$(MAKE) cpp-bench
+
+# The main job. At this stage: simulate a day of several halls and replay it.
+demo: install
+	@mkdir -p hallkpi-data
+	$(VENV)/bin/hallkpi simulate --out hallkpi-data/demo-day.jsonl --halls 6 --date 2026-11-27 --seed 7
+	$(VENV)/bin/hallkpi replay hallkpi-data/demo-day.jsonl
+
+clean:
+	rm -rf build ext/build *.egg-info $(VENV) hallkpi-data

@@ -1,0 +1,57 @@
+"""The `hallkpi` command line.
+
+Subcommands are found through the entry-point group ``hallkpi.commands``: each entry
+point names a ``register(subparsers)`` function that adds its parser and sets
+``func`` (a callable taking the parsed namespace and returning an exit code). So
+core never imports the packages above it, and a third party can add a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from typing import Any
+
+Register = Callable[[Any], None]
+
+
+class CommandError(Exception):
+    """A command failed for a reason the user can fix; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hallkpi",
+        description="KPIs for public service halls and their phone lines.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    seen: set[str] = set()
+    for ep in sorted(entry_points(group="hallkpi.commands"), key=lambda e: e.name):
+        if ep.name in seen:
+            continue
+        seen.add(ep.name)
+        register: Register = ep.load()
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CommandError as exc:
+        print(f"hallkpi {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
