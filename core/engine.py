@@ -1,0 +1,164 @@
+"""The KPI engine's Python face: a thin typed subclass of the compiled engine.
+
+Every figure is defined in KPIS.md; the work happens in C++ (``ext/``). ``push`` is the
+compiled method itself, so a dict event costs one crossing into C++.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hallkpi.core import _engine
+from hallkpi.core.config import AlertRule, EngineConfig, default_rules, load_config
+from hallkpi.core.errors import ConfigError, InvalidEvent
+from hallkpi.core.timezone import tz_segments
+
+_engine._set_invalid_event(InvalidEvent)
+
+GAUGE_KPIS: tuple[str, ...] = tuple(_engine.kpi_names("gauge"))
+"""Names of the gauges (the ``now`` row)."""
+WINDOWED_KPIS: tuple[str, ...] = tuple(_engine.kpi_names("windowed"))
+"""Names of the windowed figures (one row per horizon)."""
+STAFF_KPIS: tuple[str, ...] = tuple(_engine.kpi_names("staff"))
+"""Names of the per-staff figures."""
+INTEGER_KPIS: frozenset[str] = frozenset(_engine.integer_kpis())
+"""KPIs that are counts."""
+DEFAULT_RULES: tuple[AlertRule, ...] = tuple(default_rules())
+"""The KPIS.md default alert rules."""
+
+AlertChange = dict[str, Any]
+"""``{"hall", "alert", "state", "value", "threshold", "ts"}``."""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a payload did: events applied, duplicates ignored, events rejected, and for
+    each rejection ``(index, reason)`` where index is the array element (0-based) for
+    ``push_json``, the line (1-based) for ``push_jsonl``, the row for ``push_columns``."""
+
+    applied: int
+    duplicates: int
+    rejected: int
+    rejections: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def _of(cls, t: tuple[int, int, int, list[tuple[int, str]]]) -> PushResult:
+        return cls(t[0], t[1], t[2], tuple(t[3]))
+
+    def __add__(self, other: PushResult) -> PushResult:
+        return PushResult(
+            self.applied + other.applied,
+            self.duplicates + other.duplicates,
+            self.rejected + other.rejected,
+            self.rejections + other.rejections,
+        )
+
+
+class Engine(_engine.Engine):
+    """The sliding-window KPI engine of KPIS.md, for any number of halls.
+
+    Times are milliseconds since the Unix epoch (UTC); durations in the output are
+    seconds. ``horizons_s`` are the sliding horizons in seconds (named ``5m``, ``15m``,
+    ``1h``); ``today`` is always added. ``configured_windows`` maps a hall to its number
+    of windows. ``alert_rules`` replaces the KPIS.md defaults when given. ``halls`` are
+    listed in every snapshot even before their first event.
+    """
+
+    def __init__(
+        self,
+        *,
+        horizons_s: Sequence[int] = (300, 900, 3600),
+        pane_ms: int = 1000,
+        timezone: str = "Asia/Shanghai",
+        short_abandon_s: float = 5,
+        service_level_s: float = 20,
+        default_handle_s: float = 600,
+        opinion_sla_s: int = 172800,
+        configured_windows: Mapping[str, int] | None = None,
+        alert_rules: Iterable[AlertRule] | None = None,
+        halls: Iterable[str] = (),
+        max_payload_bytes: int = 262144,
+    ) -> None:
+        if pane_ms <= 0:
+            raise ConfigError("pane_ms must be > 0 milliseconds")
+        if any(h <= 0 for h in horizons_s) or len(set(horizons_s)) != len(horizons_s):
+            raise ConfigError("horizons_s must be distinct positive numbers of seconds")
+        for name, v in (
+            ("short_abandon_s", short_abandon_s),
+            ("service_level_s", service_level_s),
+            ("default_handle_s", default_handle_s),
+            ("opinion_sla_s", opinion_sla_s),
+        ):
+            if not v >= 0:
+                raise ConfigError(f"{name} must be >= 0 seconds")
+        if max_payload_bytes <= 0:
+            raise ConfigError("max_payload_bytes must be > 0")
+        rules = list(DEFAULT_RULES if alert_rules is None else alert_rules)
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise ConfigError("alert rule names must be unique")
+        self.timezone = timezone
+        self.alert_rules: tuple[AlertRule, ...] = tuple(rules)
+        try:
+            super().__init__(
+                [int(h) for h in horizons_s],
+                int(pane_ms),
+                list(tz_segments(timezone)),
+                float(short_abandon_s),
+                float(service_level_s),
+                float(default_handle_s),
+                int(opinion_sla_s),
+                [r.as_tuple() for r in rules],
+                sorted((configured_windows or {}).items()),
+                list(halls),
+                int(max_payload_bytes),
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    @classmethod
+    def from_config(cls, path: str | Path | EngineConfig) -> Engine:
+        """An engine built from a TOML configuration file (or a loaded EngineConfig)."""
+        config = path if isinstance(path, EngineConfig) else load_config(path)
+        return cls(**config.engine_kwargs())
+
+    def push_json(self, payload: bytes | bytearray | memoryview) -> PushResult:
+        """Applies one JSON object or a JSON array of objects. Never raises on bad data:
+        invalid JSON, an over-size payload or invalid events are counted and explained."""
+        return PushResult._of(self._push_json(payload))
+
+    def push_jsonl(self, data: bytes | bytearray | memoryview) -> PushResult:
+        """Applies JSON lines (each non-blank line one object or array)."""
+        return PushResult._of(self._push_jsonl(data))
+
+    def push_columns(
+        self,
+        columns: Mapping[str, npt.NDArray[Any]],
+        *,
+        trace: tuple[str, str] | None = None,
+    ) -> tuple[PushResult, npt.NDArray[np.float64] | None]:
+        """Applies a columnar batch of events (for backfills), row by row in order.
+
+        ``columns`` holds 1-d numpy arrays of one length, named as the event fields:
+        ``id``, ``type``, ``hall`` and the other string fields as dtype ``S`` (UTF-8
+        bytes; empty means absent) or object (str, None means absent); ``ts`` int64 ms;
+        ``score`` int64 (0 means absent); ``hold_s``/``talk_s`` float64 (NaN means
+        absent). With ``trace=(kpi, horizon)`` it also returns, for every row, that KPI
+        of the row's hall right after the row was applied (NaN for a rejected or
+        duplicate row); use horizon ``"now"`` for gauges.
+        """
+        kpi, horizon = trace if trace is not None else (None, None)
+        result, values = self._push_columns(dict(columns), kpi, horizon)
+        return PushResult._of(result), values
+
+    def advance(self, now_ms: int) -> list[AlertChange]:
+        """Moves the clock to ``now_ms`` (never back), evaluates every hall's alert
+        rules, and returns every alert change not drained yet, oldest first."""
+        self._advance(int(now_ms))
+        return self.drain_alerts()

@@ -1,0 +1,90 @@
+// The live state of one hall: tickets, windows, calls, agents, opinions, staff, its
+// windowed figures and its alert states. The Engine changes it; this file only holds it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hallkpi/alerts.hpp"
+#include "hallkpi/event.hpp"
+#include "hallkpi/flat_map.hpp"
+#include "hallkpi/windows.hpp"
+
+namespace hallkpi {
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+
+struct Ticket {
+  enum : uint8_t { Issued = 1, Called = 2, Started = 4, Completed = 8, NoShow = 16, Cancelled = 32 };
+  int64_t issued_ts = 0, call_ts = 0, start_ts = 0, done_ts = 0, last_ts = kNever;
+  int64_t issue_day = 0;
+  uint32_t completed_staff = kNoStaff;
+  uint32_t orphan_events = 0;  // applied events while no ticket.issued was applied
+  uint8_t flags = 0;
+
+  bool waiting() const {
+    return (flags & Issued) && !(flags & (Called | Started | Completed | NoShow | Cancelled));
+  }
+  bool serving() const { return (flags & Started) && !(flags & Completed); }
+};
+
+struct CallState {
+  enum : uint8_t { Queued = 1, Resolved = 2 };
+  int64_t queued_ts = 0, last_ts = kNever;
+  uint8_t flags = 0;
+  bool waiting() const { return (flags & Queued) && !(flags & Resolved); }
+};
+
+struct WindowState {
+  enum : uint8_t { None, Open, Paused, Closed };
+  int64_t last_ts = kNever, opened_ts = kNever;
+  uint8_t state = None;
+};
+
+struct AgentRecord {
+  int64_t last_ts = kNever;
+  AgentStateKind state = AgentStateKind::None;
+};
+
+struct Opinion {
+  enum : uint8_t { Submitted = 1, Resolved = 2 };
+  int64_t submitted_ts = 0, last_ts = kNever;
+  uint8_t flags = 0;
+  bool open() const { return (flags & Submitted) && !(flags & Resolved); }
+};
+
+// Oldest-first queue of (start ts, key) with lazy deletion: entries that no longer
+// hold are dropped when they reach the top (see Engine::oldest_waiting).
+using OldestFirst = std::priority_queue<std::pair<int64_t, uint64_t>,
+                                        std::vector<std::pair<int64_t, uint64_t>>,
+                                        std::greater<std::pair<int64_t, uint64_t>>>;
+
+struct Hall {
+  Hall(std::string n, const std::vector<int64_t>& seconds, const std::vector<int64_t>& panes,
+       size_t rules)
+      : name(std::move(n)), win(seconds, panes), alerts(rules) {}
+
+  std::string name;
+  uint32_t index = 0;  // position in the engine's hall list
+  NameTable staff;
+  HashMap64<Ticket> tickets{64};
+  HashMap64<CallState> calls{16};
+  HashMap64<WindowState> windows{16};
+  HashMap64<AgentRecord> agents{16};
+  HashMap64<Opinion> opinions{16};
+  int64_t waiting = 0, serving = 0, open_windows = 0, paused_windows = 0, calls_waiting = 0,
+          opinions_open = 0;
+  int64_t agents_in[5] = {0, 0, 0, 0, 0};  // by AgentStateKind
+  OldestFirst waiting_queue, call_queue;
+  std::vector<int64_t> open_opinions;  // submitted ts of open opinions, sorted
+  int64_t configured_windows = -1;     // -1: not configured
+  HallWindows win;
+  std::vector<AlertState> alerts;
+};
+
+}  // namespace hallkpi

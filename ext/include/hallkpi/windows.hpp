@@ -1,0 +1,290 @@
+// Windowed figures of one hall. Every countable thing an event contributes (an issue,
+// a wait, a rating...) is a Contribution in a pane. Sliding horizons keep running
+// aggregates over a pane-sorted log: a contribution is added when recorded inside a
+// horizon and subtracted when the horizon slides past its pane, so a snapshot reads
+// sums, counts and histograms without scanning. `today` only grows during a day and is
+// reset at local midnight, so it needs no log.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <vector>
+
+#include "hallkpi/histogram.hpp"
+
+namespace hallkpi {
+
+enum class Contrib : uint8_t {
+  Issued,       // value: 1 when wechat/appointment
+  CalledFirst,  //
+  Wait,         // value: milliseconds
+  Served,       // staff
+  Handle,       // value: milliseconds, staff
+  NoShow,       // staff
+  Cancelled,
+  Rated,         // value: score, staff
+  CallAnswered,  // value: hold_s
+  CallAbandoned,  // value: hold_s
+  CallTimeout,
+  CallCompleted,  // value: talk_s
+  CallRated,      // value: score
+  OpinionSubmitted,
+  OpinionResolved,
+  AlertFired,
+};
+
+constexpr uint32_t kNoStaff = 0xFFFFFFFFu;
+
+struct Contribution {
+  int64_t pane;
+  double value;
+  uint32_t staff;
+  Contrib kind;
+};
+
+struct Agg {
+  int64_t issued = 0, wechat = 0, called_first = 0, wait_n = 0, wait_sum_ms = 0, served = 0,
+          handle_n = 0, handle_sum_ms = 0, no_show = 0, cancelled = 0, ratings = 0,
+          rating_sum = 0, very_satisfied = 0, dissatisfied = 0, calls_answered = 0,
+          answered_in_sl = 0, calls_abandoned = 0, calls_short_abandoned = 0, calls_timeout = 0,
+          calls_completed = 0, call_ratings = 0, call_rating_sum = 0, opinions_submitted = 0,
+          opinions_resolved = 0, alerts_fired = 0;
+  double hold_sum = 0, talk_sum = 0;
+};
+
+struct StaffAgg {
+  int64_t served = 0, handle_n = 0, handle_sum_ms = 0, ratings = 0, rating_sum = 0,
+          dissatisfied = 0, no_show = 0;
+};
+
+// Thresholds that decide how a call contribution counts.
+struct CallRules {
+  double short_abandon_s = 5;
+  double service_level_s = 20;
+};
+
+struct Horizon {
+  int64_t seconds = 0;  // 0 for today
+  int64_t panes = 0;    // panes covered (sliding horizons)
+  int64_t start_pane = std::numeric_limits<int64_t>::min();
+  size_t pos = 0;  // first log entry inside (sliding horizons)
+  Agg agg;
+  Histogram wait, handle;
+  std::vector<StaffAgg> staff;
+  // Exact maximum wait: kept while only growing; a removal of the maximum marks it stale
+  // and the next read rescans the horizon's part of the log.
+  double wait_max_ms = -1;
+  bool wait_max_stale = false;
+
+  void reset() {
+    agg = Agg{};
+    wait.clear();
+    handle.clear();
+    for (auto& s : staff) s = StaffAgg{};
+    wait_max_ms = -1;
+    wait_max_stale = false;
+  }
+
+  void apply(const Contribution& c, int sign, const CallRules& rules) {
+    Agg& a = agg;
+    const int64_t s = sign;
+    StaffAgg* st = c.staff == kNoStaff ? nullptr : &staff[c.staff];
+    switch (c.kind) {
+      case Contrib::Issued:
+        a.issued += s;
+        if (c.value != 0) a.wechat += s;
+        break;
+      case Contrib::CalledFirst:
+        a.called_first += s;
+        break;
+      case Contrib::Wait: {
+        const auto ms = static_cast<int64_t>(c.value);
+        a.wait_n += s;
+        a.wait_sum_ms += s * ms;
+        wait.add(ms, static_cast<int32_t>(s));
+        if (s > 0) {
+          if (!wait_max_stale && c.value > wait_max_ms) wait_max_ms = c.value;
+        } else if (c.value >= wait_max_ms) {
+          wait_max_stale = true;
+        }
+        if (a.wait_n == 0) {
+          wait_max_ms = -1;
+          wait_max_stale = false;
+        }
+        break;
+      }
+      case Contrib::Served:
+        a.served += s;
+        if (st) st->served += s;
+        break;
+      case Contrib::Handle: {
+        const auto ms = static_cast<int64_t>(c.value);
+        a.handle_n += s;
+        a.handle_sum_ms += s * ms;
+        handle.add(ms, static_cast<int32_t>(s));
+        if (st) {
+          st->handle_n += s;
+          st->handle_sum_ms += s * ms;
+        }
+        break;
+      }
+      case Contrib::NoShow:
+        a.no_show += s;
+        if (st) st->no_show += s;
+        break;
+      case Contrib::Cancelled:
+        a.cancelled += s;
+        break;
+      case Contrib::Rated: {
+        const auto score = static_cast<int64_t>(c.value);
+        a.ratings += s;
+        a.rating_sum += s * score;
+        if (score == 5) a.very_satisfied += s;
+        if (score <= 2) a.dissatisfied += s;
+        if (st) {
+          st->ratings += s;
+          st->rating_sum += s * score;
+          if (score <= 2) st->dissatisfied += s;
+        }
+        break;
+      }
+      case Contrib::CallAnswered:
+        a.calls_answered += s;
+        a.hold_sum += static_cast<double>(s) * c.value;
+        if (c.value <= rules.service_level_s) a.answered_in_sl += s;
+        if (a.calls_answered == 0) a.hold_sum = 0;  // no drift left behind by removals
+        break;
+      case Contrib::CallAbandoned:
+        if (c.value >= rules.short_abandon_s)
+          a.calls_abandoned += s;
+        else
+          a.calls_short_abandoned += s;
+        break;
+      case Contrib::CallTimeout:
+        a.calls_timeout += s;
+        break;
+      case Contrib::CallCompleted:
+        a.calls_completed += s;
+        a.talk_sum += static_cast<double>(s) * c.value;
+        if (a.calls_completed == 0) a.talk_sum = 0;
+        break;
+      case Contrib::CallRated:
+        a.call_ratings += s;
+        a.call_rating_sum += s * static_cast<int64_t>(c.value);
+        break;
+      case Contrib::OpinionSubmitted:
+        a.opinions_submitted += s;
+        break;
+      case Contrib::OpinionResolved:
+        a.opinions_resolved += s;
+        break;
+      case Contrib::AlertFired:
+        a.alerts_fired += s;
+        break;
+    }
+  }
+};
+
+// The sliding horizons and `today` of one hall, over one contribution log.
+class HallWindows {
+ public:
+  // `sliding_panes`: panes covered by each sliding horizon (any order).
+  HallWindows(const std::vector<int64_t>& sliding_seconds, const std::vector<int64_t>& panes) {
+    for (size_t i = 0; i < panes.size(); ++i) {
+      Horizon h;
+      h.seconds = sliding_seconds[i];
+      h.panes = panes[i];
+      sliding_.push_back(std::move(h));
+      longest_ = std::max(longest_, panes[i]);
+    }
+  }
+
+  // Moves every horizon to the pane `now_pane`; `today_start` is the pane of local
+  // midnight of now's day (a new value resets `today`).
+  void slide(int64_t now_pane, int64_t today_start, const CallRules& rules) {
+    if (today_start != today_.start_pane) {
+      today_.reset();
+      today_.start_pane = today_start;
+    }
+    if (now_pane == now_pane_) return;
+    now_pane_ = now_pane;
+    size_t trim = log_.size();
+    for (auto& h : sliding_) {
+      h.start_pane = now_pane - h.panes + 1;
+      while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane) h.apply(log_[h.pos++], -1, rules);
+      trim = std::min(trim, h.pos);
+    }
+    if (sliding_.empty()) trim = log_.size();
+    if (trim > 0) {
+      log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(trim));
+      for (auto& h : sliding_) h.pos -= trim;
+    }
+  }
+
+  // Records a contribution in pane `c.pane` (at most the current pane).
+  void record(const Contribution& c, const CallRules& rules) {
+    if (!sliding_.empty() && c.pane > now_pane_ - longest_) {
+      size_t idx;
+      if (log_.empty() || log_.back().pane <= c.pane) {
+        idx = log_.size();
+        log_.push_back(c);
+      } else {
+        auto it = std::upper_bound(log_.begin(), log_.end(), c.pane,
+                                   [](int64_t p, const Contribution& x) { return p < x.pane; });
+        idx = static_cast<size_t>(it - log_.begin());
+        log_.insert(it, c);
+      }
+      for (auto& h : sliding_) {
+        if (c.pane >= h.start_pane)
+          h.apply(c, +1, rules);
+        else if (idx <= h.pos)
+          ++h.pos;
+      }
+    }
+    if (c.pane >= today_.start_pane) today_.apply(c, +1, rules);
+  }
+
+  void add_staff() {
+    for (auto& h : sliding_) h.staff.emplace_back();
+    today_.staff.emplace_back();
+  }
+
+  size_t sliding_count() const { return sliding_.size(); }
+  Horizon& sliding(size_t i) { return sliding_[i]; }
+  Horizon& today() { return today_; }
+
+  // Exact maximum wait (ms) of a horizon, or -1 when it holds none.
+  double wait_max_ms(Horizon& h) {
+    if (h.agg.wait_n == 0) return -1;
+    if (h.wait_max_stale && &h != &today_) {
+      double m = -1;
+      for (size_t i = h.pos; i < log_.size(); ++i)
+        if (log_[i].kind == Contrib::Wait) m = std::max(m, log_[i].value);
+      h.wait_max_ms = m;
+      h.wait_max_stale = false;
+    }
+    return h.wait_max_ms;
+  }
+
+  size_t memory_bytes() const {
+    size_t n = log_.size() * sizeof(Contribution);
+    for (const auto& h : sliding_)
+      n += sizeof(Horizon) + h.wait.memory_bytes() + h.handle.memory_bytes() +
+           h.staff.capacity() * sizeof(StaffAgg);
+    n += sizeof(Horizon) + today_.wait.memory_bytes() + today_.handle.memory_bytes() +
+         today_.staff.capacity() * sizeof(StaffAgg);
+    return n;
+  }
+
+ private:
+  std::vector<Horizon> sliding_;
+  Horizon today_;
+  std::deque<Contribution> log_;
+  int64_t longest_ = 0;
+  int64_t now_pane_ = std::numeric_limits<int64_t>::min();
+};
+
+}  // namespace hallkpi
