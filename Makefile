@@ -22,7 +22,8 @@ $(PY):
 venv: $(PY)
 
 # Rebuilt when the package definition or the C++ sources change.
-$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp)
+# Folders are prerequisites too: strict editable installs only see files present at install.
+$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core
 	@rm -f $(VENV)/.installed-*
 ifeq ($(INSTALL),regular)
 	$(PY) -m pip install --quiet ".[$(EXTRAS)]"

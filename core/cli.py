@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         if ep.name in seen:
             continue
         seen.add(ep.name)
-        register: Register = ep.load()
+        try:
+            register: Register = ep.load()
+        except Exception as exc:  # a broken plugin must not take the other commands down
+            print(f"hallkpi: command {ep.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
         register(sub)
     return parser
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
 from hallkpi.core import _engine
 from hallkpi.core.config import AlertRule, EngineConfig, default_rules, load_config
 from hallkpi.core.errors import ConfigError, InvalidEvent
