@@ -133,7 +133,8 @@ class StrColumn {
   StrColumn() = default;
   StrColumn(py::array a, size_t n, const char* name) : arr_(std::move(a)) {
     if (arr_.ndim() != 1 || static_cast<size_t>(arr_.shape(0)) != n)
-      throw py::value_error(std::string("column '") + name + "' must be 1-d with one value per event");
+      throw py::value_error(std::string("column '") + name +
+                            "' must be 1-d with one value per event");
     char kind = arr_.dtype().kind();
     if (kind == 'S') {
       width_ = static_cast<size_t>(arr_.itemsize());
@@ -171,7 +172,8 @@ class StrColumn {
         raw.set_string(f, std::string_view(s, static_cast<size_t>(n)));
       }
     } else if (PyBytes_Check(o)) {
-      raw.set_string(f, std::string_view(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o))));
+      raw.set_string(
+          f, std::string_view(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o))));
     } else {
       raw.f[f].kind = Kind::Other;
     }
@@ -259,13 +261,14 @@ class PyEngine {
 
   // Columnar batch: numpy columns, one row per event (see hallkpi.core.Engine.push_columns).
   py::tuple push_columns(py::dict cols, py::object trace_kpi, py::object trace_horizon) {
-    if (!cols.contains("ts") || !cols.contains("type") || !cols.contains("id") || !cols.contains("hall"))
+    if (!cols.contains("ts") || !cols.contains("type") || !cols.contains("id") ||
+        !cols.contains("hall"))
       throw py::value_error("columns 'id', 'type', 'ts' and 'hall' are required");
     auto ts = py::array_t<int64_t, py::array::forcecast>::ensure(cols["ts"]);
     if (!ts) throw py::type_error("column 'ts' must be integer milliseconds");
     if (ts.ndim() != 1) throw py::value_error("column 'ts' must be 1-d");
     const size_t n = static_cast<size_t>(ts.shape(0));
-    static const Field string_fields[] = {F_ID,      F_TYPE,   F_HALL,  F_TICKET, F_SERVICE,
+    static const Field string_fields[] = {F_ID,      F_TYPE,   F_HALL,  F_TICKET,  F_SERVICE,
                                           F_CHANNEL, F_WINDOW, F_STAFF, F_OPINION, F_CALL,
                                           F_QUEUE,   F_AGENT,  F_STATE};
     std::vector<std::pair<Field, StrColumn>> strs;
@@ -334,8 +337,9 @@ class PyEngine {
         if (o == Outcome::Applied && raw_.f[F_HALL].kind == Kind::String) {
           int64_t h = engine_.find_hall(raw_.f[F_HALL].s);
           if (h >= 0)
-            v = kpi_info(tk).scope == Scope::Gauge ? engine_.gauge(static_cast<size_t>(h), tk)
-                                                  : engine_.windowed(static_cast<size_t>(h), th, tk);
+            v = kpi_info(tk).scope == Scope::Gauge
+                    ? engine_.gauge(static_cast<size_t>(h), tk)
+                    : engine_.windowed(static_cast<size_t>(h), th, tk);
         }
         tr[i] = v;
       }
@@ -387,7 +391,8 @@ class PyEngine {
     py::object gown = py::reinterpret_steal<py::object>(g);
     for (const auto& info : kKpis)
       if (info.scope == Scope::Gauge)
-        set_steal(g, k.kpi[static_cast<size_t>(info.kpi)], number(engine_.gauge(h, info.kpi), info.integer));
+        set_steal(g, k.kpi[static_cast<size_t>(info.kpi)],
+                  number(engine_.gauge(h, info.kpi), info.integer));
     for (size_t o = 0; o < engine_.output_count(); ++o) {
       PyObject* w = PyDict_New();
       py::object wown = py::reinterpret_steal<py::object>(w);
@@ -428,7 +433,8 @@ class PyEngine {
     py::dict out;
     out["now"] = engine_.now();
     py::dict halls;
-    for (size_t h = 0; h < engine_.hall_count(); ++h) halls[py::str(engine_.hall_name(h))] = hall_dict(h);
+    for (size_t h = 0; h < engine_.hall_count(); ++h)
+      halls[py::str(engine_.hall_name(h))] = hall_dict(h);
     out["halls"] = halls;
     out["diagnostics"] = diagnostics();
     return out;
@@ -492,7 +498,8 @@ class PyEngine {
           hz_v.push_back(horizon_keys_[o]);
           size_t j = 0;
           for (const auto& info : kKpis)
-            if (info.scope == Scope::Staff) vals[j++].push_back(engine_.staff_value(h, o, s, info.kpi));
+            if (info.scope == Scope::Staff)
+              vals[j++].push_back(engine_.staff_value(h, o, s, info.kpi));
         }
       }
     }
@@ -581,7 +588,9 @@ PYBIND11_MODULE(_engine, m) {
       "kpi_names",
       [](const std::string& scope) {
         std::vector<std::string> out;
-        Scope want = scope == "gauge" ? Scope::Gauge : scope == "windowed" ? Scope::Windowed : Scope::Staff;
+        Scope want = scope == "gauge"      ? Scope::Gauge
+                     : scope == "windowed" ? Scope::Windowed
+                                           : Scope::Staff;
         if (scope != "gauge" && scope != "windowed" && scope != "staff")
           throw py::value_error("scope is gauge, windowed or staff");
         for (const auto& info : kKpis)
@@ -603,21 +612,25 @@ PYBIND11_MODULE(_engine, m) {
       []() {
         py::list out;
         for (const auto& r : default_alert_rules())
-          out.append(py::make_tuple(r.name, r.kpi, r.horizon, op_name(r.op), r.threshold, r.for_s,
-                                    r.has_guard ? py::object(py::str(r.guard_kpi)) : py::object(py::none()),
-                                    r.has_guard ? py::object(py::str(r.guard_horizon)) : py::object(py::none()),
-                                    r.guard_min));
+          out.append(py::make_tuple(
+              r.name, r.kpi, r.horizon, op_name(r.op), r.threshold, r.for_s,
+              r.has_guard ? py::object(py::str(r.guard_kpi)) : py::object(py::none()),
+              r.has_guard ? py::object(py::str(r.guard_horizon)) : py::object(py::none()),
+              r.guard_min));
         return out;
       },
       "The KPIS.md default alert rules as tuples.");
   py::class_<PyEngine>(m, "Engine", "The compiled engine; see hallkpi.core.Engine.")
       .def(py::init<std::vector<int64_t>, int64_t, std::vector<std::pair<int64_t, int64_t>>, double,
                     double, double, int64_t, std::vector<py::tuple>,
-                    std::vector<std::pair<std::string, int64_t>>, std::vector<std::string>, size_t>(),
-           py::arg("horizons_s"), py::arg("pane_ms"), py::arg("tz_segments"), py::arg("short_abandon_s"),
-           py::arg("service_level_s"), py::arg("default_handle_s"), py::arg("opinion_sla_s"),
-           py::arg("rules"), py::arg("configured_windows"), py::arg("halls"), py::arg("max_payload_bytes"))
-      .def("push", &PyEngine::push, py::arg("event"), "Applies one event dict; False for a duplicate.")
+                    std::vector<std::pair<std::string, int64_t>>, std::vector<std::string>,
+                    size_t>(),
+           py::arg("horizons_s"), py::arg("pane_ms"), py::arg("tz_segments"),
+           py::arg("short_abandon_s"), py::arg("service_level_s"), py::arg("default_handle_s"),
+           py::arg("opinion_sla_s"), py::arg("rules"), py::arg("configured_windows"),
+           py::arg("halls"), py::arg("max_payload_bytes"))
+      .def("push", &PyEngine::push, py::arg("event"),
+           "Applies one event dict; False for a duplicate.")
       .def("_push_json", &PyEngine::push_json, py::arg("payload"), "One JSON object or array.")
       .def("_push_jsonl", &PyEngine::push_jsonl, py::arg("data"), "JSON lines.")
       .def("_push_columns", &PyEngine::push_columns, py::arg("columns"), py::arg("trace_kpi"),

@@ -65,11 +65,11 @@ struct AlertRule {
 inline std::vector<AlertRule> default_alert_rules() {
   std::vector<AlertRule> r(6);
   r[0] = {"wait_timeout", "longest_wait_s", "now", Op::Gt, 1800, 0, false, "", "", 0};
-  r[1] = {"dissatisfaction", "dissatisfied_share", "15m", Op::Ge, 0.2, 0, true, "ratings", "15m",
-          5};
+  r[1] = {
+      "dissatisfaction", "dissatisfied_share", "15m", Op::Ge, 0.2, 0, true, "ratings", "15m", 5};
   r[2] = {"congestion", "window_pressure", "now", Op::Ge, 8, 120, false, "", "", 0};
-  r[3] = {"low_answer_rate", "answer_rate", "15m", Op::Lt, 0.8, 0, true, "calls_offered", "15m",
-          10};
+  r[3] = {"low_answer_rate", "answer_rate", "15m", Op::Lt, 0.8, 0, true,
+          "calls_offered",   "15m",         10};
   r[4] = {"call_queue", "calls_waiting", "now", Op::Ge, 10, 60, false, "", "", 0};
   r[5] = {"opinion_overdue", "opinions_overdue", "now", Op::Ge, 1, 0, false, "", "", 0};
   return r;

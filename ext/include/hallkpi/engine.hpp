@@ -293,8 +293,8 @@ class Engine {
     bool added = false;
     uint32_t i = hall_names_.intern(name, &added);
     if (added) {
-      halls_.push_back(std::make_unique<Hall>(std::string(name), sliding_s_, sliding_panes_,
-                                              rules_.size()));
+      halls_.push_back(
+          std::make_unique<Hall>(std::string(name), sliding_s_, sliding_panes_, rules_.size()));
       halls_.back()->index = i;
       sync(*halls_.back());
     }
@@ -325,7 +325,8 @@ class Engine {
   void forget_old() {
     int64_t cutoff = std::min(midnight_ms_, now_ - longest_ms_) - cfg_.pane_ms;
     int64_t cutoff_min = floor_div(cutoff, 60000) - 1;
-    ids_.erase_if([&](uint64_t, uint32_t minute) { return static_cast<int64_t>(minute) < cutoff_min; });
+    ids_.erase_if(
+        [&](uint64_t, uint32_t minute) { return static_cast<int64_t>(minute) < cutoff_min; });
     for (auto& hp : halls_) {
       Hall& h = *hp;
       h.tickets.erase_if([&](uint64_t, const Ticket& t) {
@@ -353,8 +354,9 @@ class Engine {
       out.rejections.push_back({i, std::move(reason)});
     };
     if (payload.size() > cfg_.max_payload_bytes) {
-      reject(index, "payload of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
-                        std::to_string(cfg_.max_payload_bytes) + " bytes");
+      reject(index, "payload of " + std::to_string(payload.size()) +
+                        " bytes exceeds the limit of " + std::to_string(cfg_.max_payload_bytes) +
+                        " bytes");
       return;
     }
     size_t n = 0;
@@ -474,7 +476,8 @@ class Engine {
         t.issue_day = day;
         diag_.orphan_events -= t.orphan_events;
         t.orphan_events = 0;
-        if (t.flags & Ticket::Called) duration(h, Contrib::Wait, t.issued_ts, t.call_ts, kNoStaff, late);
+        if (t.flags & Ticket::Called)
+          duration(h, Contrib::Wait, t.issued_ts, t.call_ts, kNoStaff, late);
       }
       record(h, e.ts, Contrib::Issued, e.wechat ? 1 : 0, kNoStaff, late);
     } else {
@@ -489,7 +492,8 @@ class Engine {
             t.flags |= Ticket::Called;
             t.call_ts = e.ts;
             record(h, e.ts, Contrib::CalledFirst, 0, kNoStaff, late);
-            if (t.flags & Ticket::Issued) duration(h, Contrib::Wait, t.issued_ts, e.ts, kNoStaff, late);
+            if (t.flags & Ticket::Issued)
+              duration(h, Contrib::Wait, t.issued_ts, e.ts, kNoStaff, late);
           }
           break;
         case EventType::TicketStarted:
@@ -506,7 +510,8 @@ class Engine {
             t.flags |= Ticket::Completed;
             t.done_ts = e.ts;
             t.completed_staff = staff;
-            if (t.flags & Ticket::Started) duration(h, Contrib::Handle, t.start_ts, e.ts, staff, late);
+            if (t.flags & Ticket::Started)
+              duration(h, Contrib::Handle, t.start_ts, e.ts, staff, late);
           }
           break;
         case EventType::TicketNoShow:
@@ -648,7 +653,8 @@ class Engine {
       case Kpi::Waiting:
         return static_cast<double>(h.waiting);
       case Kpi::LongestWaitS: {
-        int64_t ts = oldest(h.waiting_queue, h.tickets, [](const Ticket& t) { return t.issued_ts; });
+        int64_t ts =
+            oldest(h.waiting_queue, h.tickets, [](const Ticket& t) { return t.issued_ts; });
         return ts == kNever ? 0.0 : static_cast<double>(now_ - ts) / 1000.0;
       }
       case Kpi::Serving:
@@ -668,7 +674,8 @@ class Engine {
         return ratio(h.open_windows, den);
       }
       case Kpi::WindowPressure:
-        return static_cast<double>(h.waiting) / static_cast<double>(std::max<int64_t>(h.open_windows, 1));
+        return static_cast<double>(h.waiting) /
+               static_cast<double>(std::max<int64_t>(h.open_windows, 1));
       case Kpi::EstWaitS: {
         double mean = handle_mean_s(h.win.sliding(static_cast<size_t>(est_index_)));
         if (std::isnan(mean)) mean = cfg_.default_handle_s;

@@ -32,7 +32,7 @@ enum Field : uint8_t {
 
 inline const char* field_name(Field f) {
   static const char* const names[F_COUNT] = {
-      "id",   "type",    "ts",   "hall",  "ticket", "service", "channel", "window", "staff",
+      "id",    "type",    "ts",   "hall",  "ticket", "service", "channel", "window", "staff",
       "score", "opinion", "call", "queue", "agent",  "hold_s",  "talk_s",  "state"};
   return names[f];
 }
@@ -352,8 +352,7 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
       else if (st.s == "offline")
         ev.state = AgentStateKind::Offline;
       else
-        return "field 'state' must be one of available, busy, paused, offline, got " +
-               quoted(st.s);
+        return "field 'state' must be one of available, busy, paused, offline, got " + quoted(st.s);
       return {};
     }
     case EventType::Count:

@@ -20,7 +20,14 @@ namespace hallkpi {
 constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 
 struct Ticket {
-  enum : uint8_t { Issued = 1, Called = 2, Started = 4, Completed = 8, NoShow = 16, Cancelled = 32 };
+  enum : uint8_t {
+    Issued = 1,
+    Called = 2,
+    Started = 4,
+    Completed = 8,
+    NoShow = 16,
+    Cancelled = 32
+  };
   int64_t issued_ts = 0, call_ts = 0, start_ts = 0, done_ts = 0, last_ts = kNever;
   int64_t issue_day = 0;
   uint32_t completed_staff = kNoStaff;
@@ -60,9 +67,9 @@ struct Opinion {
 
 // Oldest-first queue of (start ts, key) with lazy deletion: entries that no longer
 // hold are dropped when they reach the top (see Engine::oldest_waiting).
-using OldestFirst = std::priority_queue<std::pair<int64_t, uint64_t>,
-                                        std::vector<std::pair<int64_t, uint64_t>>,
-                                        std::greater<std::pair<int64_t, uint64_t>>>;
+using OldestFirst =
+    std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>,
+                        std::greater<std::pair<int64_t, uint64_t>>>;
 
 struct Hall {
   Hall(std::string n, const std::vector<int64_t>& seconds, const std::vector<int64_t>& panes,

@@ -12,7 +12,7 @@ namespace hallkpi {
 
 class DurationBuckets {
  public:
-  static constexpr int kLinear = 100;           // 1-second buckets for 0..100 s
+  static constexpr int kLinear = 100;  // 1-second buckets for 0..100 s
   static constexpr int64_t kLinearEndMs = 100000;
   static constexpr double kRatio = 1.018;
 

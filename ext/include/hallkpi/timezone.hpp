@@ -46,9 +46,7 @@ class TimeZone {
   }
 
   // The local calendar day (days since 1970-01-01 local) of an instant.
-  int64_t local_day(int64_t utc_ms) const {
-    return floor_div(utc_ms + offset_at(utc_ms), kDayMs);
-  }
+  int64_t local_day(int64_t utc_ms) const { return floor_div(utc_ms + offset_at(utc_ms), kDayMs); }
 
   // The first instant (UTC ms) of the local day that contains utc_ms.
   int64_t midnight_of(int64_t utc_ms) const {

@@ -25,8 +25,8 @@ enum class Contrib : uint8_t {
   Handle,       // value: milliseconds, staff
   NoShow,       // staff
   Cancelled,
-  Rated,         // value: score, staff
-  CallAnswered,  // value: hold_s
+  Rated,          // value: score, staff
+  CallAnswered,   // value: hold_s
   CallAbandoned,  // value: hold_s
   CallTimeout,
   CallCompleted,  // value: talk_s
@@ -47,11 +47,11 @@ struct Contribution {
 
 struct Agg {
   int64_t issued = 0, wechat = 0, called_first = 0, wait_n = 0, wait_sum_ms = 0, served = 0,
-          handle_n = 0, handle_sum_ms = 0, no_show = 0, cancelled = 0, ratings = 0,
-          rating_sum = 0, very_satisfied = 0, dissatisfied = 0, calls_answered = 0,
-          answered_in_sl = 0, calls_abandoned = 0, calls_short_abandoned = 0, calls_timeout = 0,
-          calls_completed = 0, call_ratings = 0, call_rating_sum = 0, opinions_submitted = 0,
-          opinions_resolved = 0, alerts_fired = 0;
+          handle_n = 0, handle_sum_ms = 0, no_show = 0, cancelled = 0, ratings = 0, rating_sum = 0,
+          very_satisfied = 0, dissatisfied = 0, calls_answered = 0, answered_in_sl = 0,
+          calls_abandoned = 0, calls_short_abandoned = 0, calls_timeout = 0, calls_completed = 0,
+          call_ratings = 0, call_rating_sum = 0, opinions_submitted = 0, opinions_resolved = 0,
+          alerts_fired = 0;
   double hold_sum = 0, talk_sum = 0;
 };
 
@@ -214,7 +214,8 @@ class HallWindows {
     size_t trim = log_.size();
     for (auto& h : sliding_) {
       h.start_pane = now_pane - h.panes + 1;
-      while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane) h.apply(log_[h.pos++], -1, rules);
+      while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane)
+        h.apply(log_[h.pos++], -1, rules);
       trim = std::min(trim, h.pos);
     }
     if (sliding_.empty()) trim = log_.size();
