@@ -39,7 +39,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from hallkpi.core import _engine
 from hallkpi.core.errors import ConfigError
@@ -107,9 +107,15 @@ def default_rules() -> list[AlertRule]:
     """The KPIS.md default alert rules."""
     rules = []
     for name, kpi, horizon, op, threshold, for_s, gk, gh, gmin in _engine.default_rules():
-        guard = (gk, gh, gmin) if gk is not None else None
-        rules.append(AlertRule(name, kpi, horizon, op, threshold, for_s, guard))
+        guard = (gk, gh, gmin) if gk is not None and gh is not None else None
+        rules.append(AlertRule(name, kpi, horizon, _op(op, name), threshold, for_s, guard))
     return rules
+
+
+def _op(op: object, rule: str) -> Op:
+    if op in _OPS:
+        return cast(Op, op)
+    raise ConfigError(f"alert rule {rule!r}: op must be one of {', '.join(_OPS)}, not {op!r}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ class EngineConfig:
         return d
 
 
-_ENGINE_KEYS = {
+_ENGINE_KEYS: dict[str, type | tuple[type, ...]] = {
     "horizons_s": list,
     "pane_ms": int,
     "timezone": str,
@@ -173,7 +179,7 @@ def _rule_from(name: str, table: Mapping[str, Any], base: AlertRule | None) -> A
             name=name,
             kpi=str(table.get("kpi", base.kpi if base else "")),
             horizon=str(table.get("horizon", base.horizon if base else "")),
-            op=table.get("op", base.op if base else ">"),
+            op=_op(table.get("op", base.op if base else ">"), name),
             threshold=float(table.get("threshold", base.threshold if base else 0)),
             for_s=float(table.get("for_s", base.for_s if base else 0)),
             guard=guard,
@@ -196,7 +202,9 @@ def config_from_mapping(doc: Mapping[str, Any], *, source: str = "configuration"
             raise ConfigError(f"{source}: unknown key engine.{key} (known: {sorted(_ENGINE_KEYS)})")
         if isinstance(value, bool) or not isinstance(value, want):
             raise ConfigError(f"{source}: engine.{key} has the wrong type")
-        kwargs[key] = tuple(int(v) for v in value) if key == "horizons_s" else value
+        kwargs[key] = (
+            tuple(int(v) for v in cast(list[Any], value)) if key == "horizons_s" else value
+        )
     halls = doc.get("halls", {})
     if not isinstance(halls, Mapping):
         raise ConfigError(f"{source}: [halls] must be a table of halls")

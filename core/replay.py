@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from hallkpi.core.cli import CommandError
 from hallkpi.core.config import EngineConfig, load_config
@@ -34,7 +34,7 @@ def _open(path: str) -> tuple[IO[bytes], int | None]:
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
     if path.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), size
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), size
     return raw, size
 
 
