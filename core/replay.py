@@ -30,12 +30,11 @@ def _open(path: str) -> tuple[IO[bytes], int | None]:
         return sys.stdin.buffer, None
     try:
         size = os.path.getsize(path)
-        raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        if path.endswith(".gz"):
+            return cast(IO[bytes], gzip.open(path, "rb")), size
+        return open(path, "rb"), size  # noqa: SIM115 - closed by the caller
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
-    if path.endswith(".gz"):
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), size
-    return raw, size
 
 
 def iter_chunks(stream: IO[bytes], progress: Progress | None = None) -> Iterator[bytes]:
