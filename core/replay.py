@@ -32,7 +32,7 @@ def _open(path: str) -> tuple[IO[bytes], int | None]:
         size = os.path.getsize(path)
         if path.endswith(".gz"):
             return cast(IO[bytes], gzip.open(path, "rb")), size
-        return open(path, "rb"), size  # noqa: SIM115 - closed by the caller
+        return open(path, "rb"), size
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
 

@@ -10,7 +10,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from hallkpi.core import ConfigError, Engine, load_config
 from hallkpi.core.cli import main
 from hallkpi.core.simulate import simulate_lines
@@ -155,6 +154,6 @@ def test_packaging_lists_every_python_folder() -> None:
 
 def test_bare_folder_import_is_refused() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "import core"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-c", "import core"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert proc.returncode != 0 and "hallkpi.core" in proc.stderr

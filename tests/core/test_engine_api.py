@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from hallkpi.core import (
     DEFAULT_RULES,
     GAUGE_KPIS,
