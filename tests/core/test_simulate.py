@@ -10,7 +10,6 @@ import itertools
 import json
 import math
 import re
-import time
 from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -258,14 +257,6 @@ def test_default_day_is_valid_sorted_unique(day: list[Event]) -> None:
 
 def test_default_day_is_consistent(day: list[Event]) -> None:
     check_consistency(day)
-
-
-def test_speed() -> None:
-    start = time.perf_counter()
-    events = sim.simulate(halls=6, tickets_per_hall=2000, seed=11)
-    elapsed = time.perf_counter() - start
-    assert len(events) > 50_000
-    assert elapsed < 5.0, f"{elapsed:.2f} s for a day of 6 halls x 2000 tickets"
 
 
 def test_hall_names() -> None:
