@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALL ?= editable
-EXTRAS ?= dev
+EXTRAS ?= dev,server
 CXX ?= g++
 CXXFLAGS_TEST := -std=c++17 -Wall -Wextra -Werror -Iext/include
 STAMP := $(VENV)/.installed-$(INSTALL)
@@ -23,7 +23,7 @@ venv: $(PY)
 
 # Rebuilt when the package definition or the C++ sources change.
 # Folders are prerequisites too: strict editable installs only see files present at install.
-$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core
+$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core ingest
 	@rm -f $(VENV)/.installed-*
 ifeq ($(INSTALL),regular)
 	$(PY) -m pip install --quiet ".[$(EXTRAS)]"
@@ -57,14 +57,14 @@ cpp-bench:
 	./ext/build/latency
 
 lint: install
-	$(VENV)/bin/ruff check core tests benches setup.py
-	$(VENV)/bin/ruff format --check core tests benches setup.py
-	$(VENV)/bin/mypy -p hallkpi.core
+	$(VENV)/bin/ruff check core ingest tests benches setup.py
+	$(VENV)/bin/ruff format --check core ingest tests benches setup.py
+	$(VENV)/bin/mypy -p hallkpi.core -p hallkpi.ingest
 	$(VENV)/bin/clang-format --dry-run --Werror ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
 
 format: install
-	$(VENV)/bin/ruff format core tests benches setup.py
-	$(VENV)/bin/ruff check --fix core tests benches setup.py
+	$(VENV)/bin/ruff format core ingest tests benches setup.py
+	$(VENV)/bin/ruff check --fix core ingest tests benches setup.py
 	$(VENV)/bin/clang-format -i ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
 
 bench: install

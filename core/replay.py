@@ -12,7 +12,8 @@ import gzip
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from typing import IO, Any, cast
 
 from hallkpi.core.cli import CommandError
@@ -157,9 +158,28 @@ def format_table(snapshot: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def replay_store(engine: Engine, url: str) -> PushResult:
+    """Replays the events stored at ``url`` through the store plugin registered for its
+    scheme in the entry-point group ``hallkpi.stores`` (hallkpi.ingest registers
+    ``chdb``, ``http`` and ``https``)."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    for ep in entry_points(group="hallkpi.stores"):
+        if ep.name == scheme:
+            loader: Callable[[Engine, str], PushResult] = ep.load()
+            return loader(engine, url)
+    known = sorted({ep.name for ep in entry_points(group="hallkpi.stores")})
+    hint = f" (known: {', '.join(known)})" if known else " (install hallkpi[server])"
+    raise CommandError(f"no store plugin for {url!r}{hint}")
+
+
 def run(args: argparse.Namespace) -> int:
+    if (args.events is None) == (args.from_store is None):
+        raise CommandError("give either a file of events or --from-store URL")
     engine = engine_from_args(args)
-    result = replay_file(engine, args.events)
+    if args.from_store is not None:
+        result = replay_store(engine, args.from_store)
+    else:
+        result = replay_file(engine, args.events)
     if args.now is not None:
         engine.advance(args.now)
     for line, reason in result.rejections[:SHOWN_REJECTIONS]:
@@ -190,7 +210,14 @@ def register(subparsers: Any) -> None:
         description="Replays EVENTS.md JSON lines through the engine and prints the KPI "
         "snapshot (KPIS.md): a per-hall table, or the JSON document with --json.",
     )
-    p.add_argument("events", metavar="EVENTS.jsonl", help="file of events; - for stdin; .gz ok")
+    p.add_argument(
+        "events", metavar="EVENTS.jsonl", nargs="?", help="file of events; - for stdin; .gz ok"
+    )
+    p.add_argument(
+        "--from-store",
+        metavar="URL",
+        help="replay the events stored in a store (chdb:///dir or http(s)://user@host:8123/db)",
+    )
     p.add_argument(
         "--now", type=int, metavar="MS", help="advance the clock to MS before the snapshot"
     )
