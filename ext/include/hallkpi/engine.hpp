@@ -78,6 +78,7 @@ class Engine {
     for (const auto& r : cfg_.alert_rules) rules_.push_back(compile(r));
     est_index_ = sliding_index(3600);
     if (est_index_ < 0) est_index_ = add_sliding(3600);
+    plan_wakes();
     for (int64_t s : sliding_s_) longest_ms_ = std::max(longest_ms_, s * 1000);
     for (const auto& [hall, n] : cfg_.configured_windows) {
       if (n < 0) throw std::invalid_argument("configured windows must be >= 0");
@@ -134,7 +135,7 @@ class Engine {
   // Moves the clock to now_ms (never back) and evaluates every hall's alert rules.
   void advance(int64_t now_ms) {
     if (now_ms > now_) set_now(now_ms);
-    evaluate_all();
+    evaluate_due(nullptr);
   }
 
   std::vector<AlertChange> drain_alerts() {
@@ -435,7 +436,7 @@ class Engine {
     }
     ++diag_.events_applied;
     if (now_pane_ != old_pane)
-      evaluate_all();
+      evaluate_due(&h);
     else
       evaluate(h);
     return Outcome::Applied;
@@ -793,12 +794,91 @@ class Engine {
 
   // --- alerts --------------------------------------------------------------------------
 
-  void evaluate_all() {
-    for (auto& hp : halls_) evaluate(*hp);
+  // Evaluates every hall, as KPIS.md says for a new pane and for advance(). A hall whose
+  // wake pane is still ahead (and that is not `touched`) would yield no change, so it
+  // is skipped; a new day wakes every hall.
+  void evaluate_due(Hall* touched) {
+    const bool all = day_evaluated_ != day_;
+    day_evaluated_ = day_;
+    for (auto& hp : halls_)
+      if (all || hp.get() == touched || hp->wake_pane <= now_pane_) evaluate(*hp);
+  }
+
+  // Which inputs can change a rule's outcome with time alone; see plan_wakes().
+  struct WakePlan {
+    std::vector<size_t> sliding;      // sliding horizons read by some rule
+    bool every_pane = false;          // a rule reads a KPI that moves with every pane
+    std::vector<double> wait_levels;  // thresholds on longest_wait_s, ascending
+    std::vector<double> call_levels;  // thresholds on longest_call_wait_s, ascending
+    bool overdue = false;             // a rule reads opinions_overdue
+  };
+
+  void plan_wakes() {
+    std::vector<bool> sliding(sliding_s_.size(), false);
+    auto note = [&](Kpi k, int horizon, const std::vector<double>& levels) {
+      if (horizon >= 0) sliding[static_cast<size_t>(horizon)] = true;
+      if (horizon == kToday && k == Kpi::ThroughputPerH) wake_.every_pane = true;
+      if (k == Kpi::EstWaitS) sliding[static_cast<size_t>(est_index_)] = true;
+      if (k == Kpi::OpinionsOverdue) wake_.overdue = true;
+      auto* target = k == Kpi::LongestWaitS       ? &wake_.wait_levels
+                     : k == Kpi::LongestCallWaitS ? &wake_.call_levels
+                                                  : nullptr;
+      if (target)
+        for (double c : levels)
+          if (std::isfinite(c)) target->push_back(c);
+    };
+    for (const auto& r : rules_) {
+      note(r.kpi, r.horizon, {r.threshold, r.threshold * 0.9, r.threshold * 1.1});
+      if (r.guard) note(r.guard_kpi, r.guard_horizon, {r.guard_min});
+    }
+    for (size_t i = 0; i < sliding.size(); ++i)
+      if (sliding[i]) wake_.sliding.push_back(i);
+    std::sort(wake_.wait_levels.begin(), wake_.wait_levels.end());
+    std::sort(wake_.call_levels.begin(), wake_.call_levels.end());
+  }
+
+  // The first pane after now at which a level above the current value of a waiting time
+  // that started at t0 is reached.
+  int64_t crossing_pane(int64_t t0, const std::vector<double>& levels) const {
+    if (t0 == kNever) return std::numeric_limits<int64_t>::max();
+    for (double c : levels) {
+      double at = static_cast<double>(t0) + std::floor(c * 1000.0);
+      if (at > static_cast<double>(now_)) {
+        if (at > 9.0e18) break;
+        return pane_of(static_cast<int64_t>(at));
+      }
+    }
+    return std::numeric_limits<int64_t>::max();
+  }
+
+  void plan_wake(Hall& h) {
+    int64_t wake = std::numeric_limits<int64_t>::max();
+    if (wake_.every_pane) wake = now_pane_ + 1;
+    for (size_t i : wake_.sliding) wake = std::min(wake, h.win.next_expiry(i));
+    if (!wake_.wait_levels.empty())
+      wake = std::min(wake, crossing_pane(oldest(h.waiting_queue, h.tickets,
+                                                 [](const Ticket& t) { return t.issued_ts; }),
+                                          wake_.wait_levels));
+    if (!wake_.call_levels.empty())
+      wake = std::min(wake, crossing_pane(oldest(h.call_queue, h.calls,
+                                                 [](const CallState& c) { return c.queued_ts; }),
+                                          wake_.call_levels));
+    if (wake_.overdue) {
+      const int64_t sla_ms = cfg_.opinion_sla_s * 1000;
+      auto it = std::lower_bound(h.open_opinions.begin(), h.open_opinions.end(), now_ - sla_ms);
+      if (it != h.open_opinions.end()) wake = std::min(wake, pane_of(*it + sla_ms + 1));
+    }
+    for (size_t i = 0; i < rules_.size(); ++i)
+      if (h.alerts[i].state == AlertStateKind::Pending)
+        wake = std::min(wake, pane_of(h.alerts[i].pending_since + rules_[i].for_ms));
+    h.wake_pane = wake;
   }
 
   void evaluate(Hall& h) {
-    if (rules_.empty()) return;
+    if (rules_.empty()) {
+      h.wake_pane = std::numeric_limits<int64_t>::max();
+      return;
+    }
     sync(h);
     for (size_t i = 0; i < rules_.size(); ++i) {
       const CompiledRule& r = rules_[i];
@@ -841,6 +921,7 @@ class Engine {
         }
       }
     }
+    plan_wake(h);
   }
 
   void fire(Hall& h, size_t rule, double v) {
@@ -866,6 +947,8 @@ class Engine {
   int64_t longest_out_panes_ = 0;
   int64_t longest_ms_ = 0;
   std::vector<CompiledRule> rules_;
+  WakePlan wake_;
+  int64_t day_evaluated_ = kNever;
 
   NameTable hall_names_;
   std::vector<std::unique_ptr<Hall>> halls_;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -39,33 +40,62 @@ inline const char* field_name(Field f) {
 
 // Maps a JSON key to the field it names, or F_COUNT for an unknown (ignored) key.
 inline Field field_of(std::string_view k) {
+  auto is = [&](const char* name) { return std::memcmp(k.data(), name, k.size()) == 0; };
   switch (k.size()) {
     case 2:
-      if (k == "id") return F_ID;
-      if (k == "ts") return F_TS;
+      if (k[0] == 'i' && k[1] == 'd') return F_ID;
+      if (k[0] == 't' && k[1] == 's') return F_TS;
       break;
     case 4:
-      if (k == "type") return F_TYPE;
-      if (k == "hall") return F_HALL;
-      if (k == "call") return F_CALL;
+      if (is("type")) return F_TYPE;
+      if (is("hall")) return F_HALL;
+      if (is("call")) return F_CALL;
       break;
     case 5:
-      if (k == "staff") return F_STAFF;
-      if (k == "score") return F_SCORE;
-      if (k == "queue") return F_QUEUE;
-      if (k == "agent") return F_AGENT;
-      if (k == "state") return F_STATE;
+      switch (k[3]) {
+        case 'f':
+          if (is("staff")) return F_STAFF;
+          break;
+        case 'r':
+          if (is("score")) return F_SCORE;
+          break;
+        case 'u':
+          if (is("queue")) return F_QUEUE;
+          break;
+        case 'n':
+          if (is("agent")) return F_AGENT;
+          break;
+        case 't':
+          if (is("state")) return F_STATE;
+          break;
+      }
       break;
     case 6:
-      if (k == "ticket") return F_TICKET;
-      if (k == "window") return F_WINDOW;
-      if (k == "hold_s") return F_HOLD_S;
-      if (k == "talk_s") return F_TALK_S;
+      switch (k[0]) {
+        case 't':
+          if (is("ticket")) return F_TICKET;
+          if (is("talk_s")) return F_TALK_S;
+          break;
+        case 'w':
+          if (is("window")) return F_WINDOW;
+          break;
+        case 'h':
+          if (is("hold_s")) return F_HOLD_S;
+          break;
+      }
       break;
     case 7:
-      if (k == "service") return F_SERVICE;
-      if (k == "channel") return F_CHANNEL;
-      if (k == "opinion") return F_OPINION;
+      switch (k[0]) {
+        case 's':
+          if (is("service")) return F_SERVICE;
+          break;
+        case 'c':
+          if (is("channel")) return F_CHANNEL;
+          break;
+        case 'o':
+          if (is("opinion")) return F_OPINION;
+          break;
+      }
       break;
   }
   return F_COUNT;
@@ -147,34 +177,48 @@ constexpr int64_t kMaxTs = 253402300799999;  // 9999-12-31T23:59:59.999Z
 namespace detail {
 
 inline bool type_of(std::string_view t, EventType* out) {
-  static constexpr std::pair<std::string_view, EventType> table[] = {
-      {"ticket.issued", EventType::TicketIssued},
-      {"ticket.called", EventType::TicketCalled},
-      {"ticket.started", EventType::TicketStarted},
-      {"ticket.completed", EventType::TicketCompleted},
-      {"ticket.no_show", EventType::TicketNoShow},
-      {"ticket.cancelled", EventType::TicketCancelled},
-      {"ticket.rated", EventType::TicketRated},
-      {"window.opened", EventType::WindowOpened},
-      {"window.paused", EventType::WindowPaused},
-      {"window.resumed", EventType::WindowResumed},
-      {"window.closed", EventType::WindowClosed},
-      {"opinion.submitted", EventType::OpinionSubmitted},
-      {"opinion.resolved", EventType::OpinionResolved},
-      {"call.queued", EventType::CallQueued},
-      {"call.answered", EventType::CallAnswered},
-      {"call.abandoned", EventType::CallAbandoned},
-      {"call.timeout", EventType::CallTimeout},
-      {"call.completed", EventType::CallCompleted},
-      {"call.rated", EventType::CallRated},
-      {"agent.state", EventType::AgentState},
+  // Dispatch on the family prefix, then compare the few names of that family.
+  struct Name {
+    std::string_view name;
+    EventType type;
   };
-  for (const auto& [name, type] : table)
-    if (name == t) {
-      *out = type;
-      return true;
-    }
-  return false;
+  static constexpr Name ticket[] = {{"ticket.issued", EventType::TicketIssued},
+                                    {"ticket.called", EventType::TicketCalled},
+                                    {"ticket.started", EventType::TicketStarted},
+                                    {"ticket.completed", EventType::TicketCompleted},
+                                    {"ticket.no_show", EventType::TicketNoShow},
+                                    {"ticket.cancelled", EventType::TicketCancelled},
+                                    {"ticket.rated", EventType::TicketRated}};
+  static constexpr Name window[] = {{"window.opened", EventType::WindowOpened},
+                                    {"window.paused", EventType::WindowPaused},
+                                    {"window.resumed", EventType::WindowResumed},
+                                    {"window.closed", EventType::WindowClosed}};
+  static constexpr Name call[] = {
+      {"call.queued", EventType::CallQueued},       {"call.answered", EventType::CallAnswered},
+      {"call.abandoned", EventType::CallAbandoned}, {"call.timeout", EventType::CallTimeout},
+      {"call.completed", EventType::CallCompleted}, {"call.rated", EventType::CallRated}};
+  static constexpr Name other[] = {{"opinion.submitted", EventType::OpinionSubmitted},
+                                   {"opinion.resolved", EventType::OpinionResolved},
+                                   {"agent.state", EventType::AgentState}};
+  auto find = [&](const Name* names, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      if (names[i].name.size() == t.size() && names[i].name == t) {
+        *out = names[i].type;
+        return true;
+      }
+    return false;
+  };
+  if (t.empty()) return false;
+  switch (t[0]) {
+    case 't':
+      return find(ticket, 7);
+    case 'w':
+      return find(window, 4);
+    case 'c':
+      return find(call, 6);
+    default:
+      return find(other, 3);
+  }
 }
 
 // Number of code points of valid UTF-8.
@@ -228,10 +272,11 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
     if (v.kind == Kind::InvalidText)
       return std::string("field '") + field_name(f) + "' is not valid Unicode";
     if (v.kind != Kind::String) return mistyped(f, "a string");
-    size_t n = detail::code_points(v.s);
+    // Byte length bounds the code points: count only when it could exceed 64.
+    size_t n = v.s.size() <= 64 ? (v.s.empty() ? 0 : 1) : detail::code_points(v.s);
     if (n < 1 || n > 64)
       return std::string("field '") + field_name(f) + "' must be 1..64 characters, got " +
-             std::to_string(n);
+             std::to_string(detail::code_points(v.s));
     *out = v.s;
     return {};
   };

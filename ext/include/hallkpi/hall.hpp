@@ -92,6 +92,9 @@ struct Hall {
   int64_t configured_windows = -1;     // -1: not configured
   HallWindows win;
   std::vector<AlertState> alerts;
+  // Earliest pane at which an alert rule could change state with no new event of this
+  // hall (a window expiring, a pending period ending, a waiting time crossing a threshold).
+  int64_t wake_pane = std::numeric_limits<int64_t>::min();
 };
 
 }  // namespace hallkpi

@@ -205,6 +205,12 @@ class JsonReader {
       // Accumulate as a negative number so INT64_MIN fits; detect overflow.
       int64_t acc = 0;
       bool big = false;
+      if (int_end - digits <= 18) {  // cannot overflow
+        for (const char* q = digits; q < int_end; ++q) acc = acc * 10 + (*q - '0');
+        v.kind = Kind::Int;
+        v.i = neg ? -acc : acc;
+        return true;
+      }
       for (const char* q = digits; q < int_end; ++q) {
         int d = *q - '0';
         if (acc < (INT64_MIN + d) / 10) {
@@ -237,6 +243,26 @@ class JsonReader {
     v.kind = Kind::Float;
     v.d = d;
     return true;
+  }
+
+  // First byte at or after p that is '"', '\\', a control character or non-ASCII.
+  static const char* plain_run(const char* p, const char* end) {
+    constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+      uint64_t m = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v) | v;
+      m &= highs;
+      if (m) return p + (__builtin_ctzll(m) >> 3);
+      p += 8;
+    }
+    while (p < end) {
+      unsigned char c = static_cast<unsigned char>(*p);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+      ++p;
+    }
+    return p;
   }
 
   static int hex(char c) {
@@ -314,13 +340,9 @@ class JsonReader {
     const char* start = p_;
     bool escaped = false;
     while (true) {
-      // Fast path over plain ASCII.
+      // Fast path over plain ASCII, eight bytes at a time.
       const char* run = p_;
-      while (p_ < end_) {
-        unsigned char c = static_cast<unsigned char>(*p_);
-        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-        ++p_;
-      }
+      p_ = plain_run(p_, end_);
       if (escaped) buf->append(run, p_);
       if (p_ == end_) return fail("unterminated string");
       unsigned char c = static_cast<unsigned char>(*p_);

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <deque>
 #include <limits>
 #include <vector>
 
@@ -188,6 +187,42 @@ struct Horizon {
   }
 };
 
+// Contributions sorted by pane: appends at the back (the usual case), removals at the
+// front, rare inserts near the back for reordered events. A vector with a moving head,
+// compacted when the dead prefix outgrows the live part (amortised O(1)).
+class ContributionLog {
+ public:
+  size_t size() const { return buf_.size() - head_; }
+  bool empty() const { return size() == 0; }
+  const Contribution& operator[](size_t i) const { return buf_[head_ + i]; }
+  const Contribution& back() const { return buf_.back(); }
+  void push_back(const Contribution& c) { buf_.push_back(c); }
+  void pop_front(size_t n) {
+    head_ += n;
+    if (head_ == buf_.size()) {
+      buf_.clear();
+      head_ = 0;
+    } else if (head_ >= 256 && head_ * 2 >= buf_.size()) {
+      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  // Index of the first entry with a pane greater than `pane`.
+  size_t upper_bound(int64_t pane) const {
+    auto it = std::upper_bound(buf_.begin() + static_cast<std::ptrdiff_t>(head_), buf_.end(), pane,
+                               [](int64_t p, const Contribution& x) { return p < x.pane; });
+    return static_cast<size_t>(it - buf_.begin()) - head_;
+  }
+  void insert(size_t i, const Contribution& c) {
+    buf_.insert(buf_.begin() + static_cast<std::ptrdiff_t>(head_ + i), c);
+  }
+  size_t memory_bytes() const { return buf_.capacity() * sizeof(Contribution); }
+
+ private:
+  std::vector<Contribution> buf_;
+  size_t head_ = 0;
+};
+
 // The sliding horizons and `today` of one hall, over one contribution log.
 class HallWindows {
  public:
@@ -220,7 +255,7 @@ class HallWindows {
     }
     if (sliding_.empty()) trim = log_.size();
     if (trim > 0) {
-      log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(trim));
+      log_.pop_front(trim);
       for (auto& h : sliding_) h.pos -= trim;
     }
   }
@@ -233,10 +268,8 @@ class HallWindows {
         idx = log_.size();
         log_.push_back(c);
       } else {
-        auto it = std::upper_bound(log_.begin(), log_.end(), c.pane,
-                                   [](int64_t p, const Contribution& x) { return p < x.pane; });
-        idx = static_cast<size_t>(it - log_.begin());
-        log_.insert(it, c);
+        idx = log_.upper_bound(c.pane);
+        log_.insert(idx, c);
       }
       for (auto& h : sliding_) {
         if (c.pane >= h.start_pane)
@@ -254,6 +287,12 @@ class HallWindows {
   }
 
   size_t sliding_count() const { return sliding_.size(); }
+
+  // The pane from which sliding horizon i loses its oldest contribution, or INT64_MAX.
+  int64_t next_expiry(size_t i) const {
+    const Horizon& h = sliding_[i];
+    return h.pos < log_.size() ? log_[h.pos].pane + h.panes : std::numeric_limits<int64_t>::max();
+  }
   Horizon& sliding(size_t i) { return sliding_[i]; }
   Horizon& today() { return today_; }
 
@@ -271,7 +310,7 @@ class HallWindows {
   }
 
   size_t memory_bytes() const {
-    size_t n = log_.size() * sizeof(Contribution);
+    size_t n = log_.memory_bytes();
     for (const auto& h : sliding_)
       n += sizeof(Horizon) + h.wait.memory_bytes() + h.handle.memory_bytes() +
            h.staff.capacity() * sizeof(StaffAgg);
@@ -283,7 +322,7 @@ class HallWindows {
  private:
   std::vector<Horizon> sliding_;
   Horizon today_;
-  std::deque<Contribution> log_;
+  ContributionLog log_;
   int64_t longest_ = 0;
   int64_t now_pane_ = std::numeric_limits<int64_t>::min();
 };
