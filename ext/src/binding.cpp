@@ -287,8 +287,8 @@ class PyEngine {
     for (auto* a : {&score})
       if (has_score && (a->ndim() != 1 || static_cast<size_t>(a->shape(0)) != n))
         throw py::value_error("column 'score' must be 1-d with one value per event");
-    if ((has_hold && static_cast<size_t>(hold.shape(0)) != n) ||
-        (has_talk && static_cast<size_t>(talk.shape(0)) != n))
+    if ((has_hold && (hold.ndim() != 1 || static_cast<size_t>(hold.shape(0)) != n)) ||
+        (has_talk && (talk.ndim() != 1 || static_cast<size_t>(talk.shape(0)) != n)))
       throw py::value_error("columns 'hold_s' and 'talk_s' need one value per event");
 
     bool tracing = !trace_kpi.is_none();
@@ -442,45 +442,65 @@ class PyEngine {
 
   std::string snapshot_json() { return engine_.snapshot_json(); }
 
-  // One row per hall x output horizon; gauges repeated on each row of a hall.
+  // One row per hall x output horizon; gauges repeated on each row of a hall. Filled hall
+  // by hall (gauges computed once per hall) so each hall's state is read while cached.
   py::dict snapshot_columns() {
     const size_t halls = engine_.hall_count(), outs = engine_.output_count(), rows = halls * outs;
     py::dict out;
     py::array hall_col = object_array(rows), horizon_col = object_array(rows);
     auto** hp = static_cast<PyObject**>(hall_col.mutable_data());
     auto** op = static_cast<PyObject**>(horizon_col.mutable_data());
-    for (size_t h = 0; h < halls; ++h) {
-      py::str name(engine_.hall_name(h));
-      for (size_t o = 0; o < outs; ++o) {
-        size_t r = h * outs + o;
-        Py_XDECREF(hp[r]);
-        hp[r] = name.inc_ref().ptr();
-        Py_XDECREF(op[r]);
-        op[r] = horizon_keys_[o].inc_ref().ptr();
-      }
-    }
     out["hall"] = hall_col;
     out["horizon"] = horizon_col;
     py::array_t<int64_t> ts(rows);
     std::fill(ts.mutable_data(), ts.mutable_data() + rows, engine_.now());
     out["ts"] = ts;
+    struct Column {
+      const KpiInfo* info;
+      int64_t* ints;
+      double* doubles;
+    };
+    std::vector<Column> cols;
     for (const auto& info : kKpis) {
       if (info.scope == Scope::Staff) continue;
-      py::object col;
+      Column c{&info, nullptr, nullptr};
       if (info.integer) {
         py::array_t<int64_t> a(rows);
-        int64_t* d = a.mutable_data();
-        fill(info, rows, outs, [&](size_t r, double v) { d[r] = static_cast<int64_t>(v); });
-        col = a;
+        c.ints = a.mutable_data();
+        out[py::str(std::string(info.name))] = a;
       } else {
         py::array_t<double> a(rows);
-        double* d = a.mutable_data();
-        fill(info, rows, outs, [&](size_t r, double v) { d[r] = v; });
-        col = a;
+        c.doubles = a.mutable_data();
+        out[py::str(std::string(info.name))] = a;
       }
-      out[py::str(std::string(info.name))] = col;
+      cols.push_back(c);
+    }
+    for (size_t h = 0; h < halls; ++h) {
+      py::str name(engine_.hall_name(h));
+      for (const Column& c : cols) {
+        if (c.info->scope != Scope::Gauge) continue;
+        const double v = engine_.gauge(h, c.info->kpi);
+        for (size_t o = 0; o < outs; ++o) put(c, h * outs + o, v);
+      }
+      for (size_t o = 0; o < outs; ++o) {
+        const size_t r = h * outs + o;
+        Py_XDECREF(hp[r]);
+        hp[r] = name.inc_ref().ptr();
+        Py_XDECREF(op[r]);
+        op[r] = horizon_keys_[o].inc_ref().ptr();
+        for (const Column& c : cols)
+          if (c.info->scope == Scope::Windowed) put(c, r, engine_.windowed(h, o, c.info->kpi));
+      }
     }
     return out;
+  }
+
+  template <class C>
+  static void put(const C& c, size_t r, double v) {
+    if (c.ints)
+      c.ints[r] = static_cast<int64_t>(v);
+    else
+      c.doubles[r] = v;
   }
 
   // One row per hall x staff x output horizon.
@@ -559,15 +579,6 @@ class PyEngine {
   size_t memory_bytes() const { return engine_.memory_bytes(); }
 
  private:
-  template <class Put>
-  void fill(const KpiInfo& info, size_t rows, size_t outs, Put put) {
-    for (size_t r = 0; r < rows; ++r) {
-      size_t h = r / outs, o = r % outs;
-      put(r, info.scope == Scope::Gauge ? engine_.gauge(h, info.kpi)
-                                        : engine_.windowed(h, o, info.kpi));
-    }
-  }
-
   Engine engine_;
   RawEvent raw_;
   std::vector<py::object> horizon_keys_;
