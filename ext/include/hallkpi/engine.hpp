@@ -331,7 +331,7 @@ class Engine {
     for (auto& hp : halls_) {
       Hall& h = *hp;
       h.tickets.erase_if([&](uint64_t, const Ticket& t) {
-        return !t.waiting() && !t.serving() && t.last_ts < cutoff;
+        return !t.waiting() && !t.serving() && t.last_ts() < cutoff;
       });
       h.calls.erase_if(
           [&](uint64_t, const CallState& c) { return !c.waiting() && c.last_ts < cutoff; });
@@ -463,18 +463,16 @@ class Engine {
     bool was_waiting = t.waiting(), was_serving = t.serving();
     if (e.type == EventType::TicketIssued) {
       const int64_t day = cfg_.timezone.local_day(e.ts);
-      if ((t.flags & Ticket::Issued) && day > t.issue_day) {
+      if ((t.flags & Ticket::Issued) && day > cfg_.timezone.local_day(t.issued_ts)) {
         // Ticket numbers restart every day: drop yesterday's ticket of this number.
         if (was_waiting) --h.waiting;
         if (was_serving) --h.serving;
         was_waiting = was_serving = false;
         t = Ticket{};
       }
-      t.last_ts = std::max(t.last_ts, e.ts);
       if (!(t.flags & Ticket::Issued)) {
         t.flags |= Ticket::Issued;
         t.issued_ts = e.ts;
-        t.issue_day = day;
         diag_.orphan_events -= t.orphan_events;
         t.orphan_events = 0;
         if (t.flags & Ticket::Called)
@@ -482,7 +480,6 @@ class Engine {
       }
       record(h, e.ts, Contrib::Issued, e.wechat ? 1 : 0, kNoStaff, late);
     } else {
-      t.last_ts = std::max(t.last_ts, e.ts);
       if (!(t.flags & Ticket::Issued)) {
         ++t.orphan_events;
         ++diag_.orphan_events;

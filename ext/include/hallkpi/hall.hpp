@@ -2,6 +2,7 @@
 // windowed figures and its alert states. The Engine changes it; this file only holds it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -28,8 +29,7 @@ struct Ticket {
     NoShow = 16,
     Cancelled = 32
   };
-  int64_t issued_ts = 0, call_ts = 0, start_ts = 0, done_ts = 0, last_ts = kNever;
-  int64_t issue_day = 0;
+  int64_t issued_ts = 0, call_ts = 0, start_ts = 0, done_ts = 0;
   uint32_t completed_staff = kNoStaff;
   uint32_t orphan_events = 0;  // applied events while no ticket.issued was applied
   uint8_t flags = 0;
@@ -38,6 +38,15 @@ struct Ticket {
     return (flags & Issued) && !(flags & (Called | Started | Completed | NoShow | Cancelled));
   }
   bool serving() const { return (flags & Started) && !(flags & Completed); }
+  // Latest time the ticket is known by (what old-state cleanup goes by).
+  int64_t last_ts() const {
+    int64_t t = kNever;
+    if (flags & Issued) t = std::max(t, issued_ts);
+    if (flags & Called) t = std::max(t, call_ts);
+    if (flags & Started) t = std::max(t, start_ts);
+    if (flags & Completed) t = std::max(t, done_ts);
+    return t;
+  }
 };
 
 struct CallState {

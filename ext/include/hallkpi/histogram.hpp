@@ -1,9 +1,11 @@
 // Counts of durations in log buckets with a Fenwick tree, for percentiles over sliding
 // horizons: add and remove in O(log B), the k-th smallest in O(log B). A bucket is 1 s
 // wide below 100 s and 1.8 % wide above; its midpoint is within 0.5 s or 0.9 % of any
-// value in it (KPIS.md allows 1 s or 1 %).
+// value in it (KPIS.md allows 1 s or 1 %). Durations of 2^31 ms (24.8 days) or more are
+// rare; they are kept exactly in a small sorted list instead of more buckets.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -15,6 +17,7 @@ class DurationBuckets {
   static constexpr int kLinear = 100;  // 1-second buckets for 0..100 s
   static constexpr int64_t kLinearEndMs = 100000;
   static constexpr double kRatio = 1.018;
+  static constexpr int64_t kCapMs = int64_t{1} << 31;  // bucketed below, listed above
 
   static const DurationBuckets& get() {
     static const DurationBuckets b;
@@ -43,8 +46,7 @@ class DurationBuckets {
   DurationBuckets() : log_r_(std::log(kRatio)) {
     for (int i = 0; i < kLinear; ++i) lower_.push_back(static_cast<int64_t>(i) * 1000);
     double lo = kLinearEndMs;
-    const double max_ms = 3.0e14;  // longer than any ts difference the contract allows
-    while (lo < max_ms) {
+    while (lo < static_cast<double>(kCapMs)) {
       lower_.push_back(static_cast<int64_t>(std::ceil(lo)));
       lo *= kRatio;
     }
@@ -58,18 +60,30 @@ class Histogram {
   Histogram() : tree_(DurationBuckets::get().count() + 1, 0) {}
 
   void add(int64_t ms, int32_t delta) {
-    int n = static_cast<int>(tree_.size()) - 1;
     total_ += delta;
+    if (ms >= DurationBuckets::kCapMs) {
+      auto it = std::lower_bound(long_.begin(), long_.end(), ms);
+      if (delta > 0)
+        long_.insert(it, ms);
+      else if (it != long_.end() && *it == ms)
+        long_.erase(it);
+      return;
+    }
+    int n = static_cast<int>(tree_.size()) - 1;
+    bucketed_ += delta;
     for (int i = DurationBuckets::get().index(ms) + 1; i <= n; i += i & -i) tree_[i] += delta;
   }
   int64_t total() const { return total_; }
   void clear() {
     std::fill(tree_.begin(), tree_.end(), 0);
-    total_ = 0;
+    long_.clear();
+    total_ = bucketed_ = 0;
   }
 
   // Midpoint (seconds) of the bucket holding the k-th smallest value, 1 <= k <= total.
   double kth_s(int64_t k) const {
+    if (k > bucketed_)
+      return static_cast<double>(long_[static_cast<size_t>(k - bucketed_ - 1)]) / 1000.0;
     int n = static_cast<int>(tree_.size()) - 1;
     int pos = 0;
     int step = 1;
@@ -91,11 +105,14 @@ class Histogram {
     return kth_s(k);
   }
 
-  size_t memory_bytes() const { return tree_.capacity() * sizeof(int32_t); }
+  size_t memory_bytes() const {
+    return tree_.capacity() * sizeof(int32_t) + long_.capacity() * sizeof(int64_t);
+  }
 
  private:
   std::vector<int32_t> tree_;
-  int64_t total_ = 0;
+  std::vector<int64_t> long_;  // durations >= kCapMs, sorted
+  int64_t total_ = 0, bucketed_ = 0;
 };
 
 }  // namespace hallkpi
