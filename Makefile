@@ -23,7 +23,7 @@ venv: $(PY)
 
 # Rebuilt when the package definition or the C++ sources change.
 # Folders are prerequisites too: strict editable installs only see files present at install.
-$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core ingest
+$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core ingest telephony
 	@rm -f $(VENV)/.installed-*
 ifeq ($(INSTALL),regular)
 	$(PY) -m pip install --quiet ".[$(EXTRAS)]"
@@ -57,14 +57,14 @@ cpp-bench:
 	./ext/build/latency
 
 lint: install
-	$(VENV)/bin/ruff check core ingest tests benches setup.py
-	$(VENV)/bin/ruff format --check core ingest tests benches setup.py
-	$(VENV)/bin/mypy -p hallkpi.core -p hallkpi.ingest
+	$(VENV)/bin/ruff check core ingest telephony tests benches setup.py
+	$(VENV)/bin/ruff format --check core ingest telephony tests benches setup.py
+	$(VENV)/bin/mypy -p hallkpi.core -p hallkpi.ingest -p hallkpi.telephony
 	$(VENV)/bin/clang-format --dry-run --Werror ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
 
 format: install
-	$(VENV)/bin/ruff format core ingest tests benches setup.py
-	$(VENV)/bin/ruff check --fix core ingest tests benches setup.py
+	$(VENV)/bin/ruff format core ingest telephony tests benches setup.py
+	$(VENV)/bin/ruff check --fix core ingest telephony tests benches setup.py
 	$(VENV)/bin/clang-format -i ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
 
 bench: install
