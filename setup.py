@@ -1,7 +1,7 @@
 """Builds the one compiled module, hallkpi.core._engine, from ext/.
 
 Metadata lives in pyproject.toml. Environment switches:
-  HALLKPI_SANITIZE=1  build with -fsanitize=address,undefined (run Python with the ASan runtime preloaded)
+  HALLKPI_SANITIZE=1  build with -fsanitize=address,undefined (preload the ASan runtime)
   HALLKPI_DEBUG=1     build with -O0 -g
 """
 

@@ -56,7 +56,7 @@ def test_erlang_a_tends_to_erlang_c_with_infinite_patience() -> None:
 
 
 def simulate_mmn_m(
-    servers: int, lam: float, mu: float, theta: float, customers: int, seed: int
+    servers: int, lam: float, mu: float, theta: float, *, customers: int, seed: int
 ) -> dict[str, float]:
     """A discrete-event simulation of M/M/n+M (FCFS), the slow obvious way."""
     rng = random.Random(seed)
@@ -112,7 +112,7 @@ def simulate_mmn_m(
 
 def test_erlang_a_agrees_with_a_discrete_event_simulation() -> None:
     servers, per_h, handle, patience = 12, 220, 180, 150
-    sim = simulate_mmn_m(servers, per_h / 3600, 1 / handle, 1 / patience, 120_000, seed=5)
+    sim = simulate_mmn_m(servers, per_h / 3600, 1 / handle, 1 / patience, customers=120_000, seed=5)
     a = erlang_a(servers, per_h, handle, patience)
     assert a.p_wait == pytest.approx(sim["p_wait"], abs=0.015)
     assert a.p_abandon == pytest.approx(sim["p_abandon"], abs=0.006)
