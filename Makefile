@@ -10,7 +10,7 @@ CXX ?= g++
 CXXFLAGS_TEST := -std=c++17 -Wall -Wextra -Werror -Iext/include
 STAMP := $(VENV)/.installed-$(INSTALL)
 
-.PHONY: all venv install test pytest cpp-test lint format bench demo clean
+.PHONY: all venv install mosquitto test pytest cpp-test lint format bench demo clean
 
 all: test
 
@@ -34,7 +34,15 @@ endif
 
 install: $(STAMP)
 
-test: install
+# The service tests need a real MQTT broker (Debian's Mosquitto; the test fixtures start
+# it on a free loopback port). Installed with apt-get when missing.
+mosquitto:
+	@{ command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null 2>&1 && \
+		command -v mosquitto_pub >/dev/null 2>&1 || { \
+		echo "installing mosquitto (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients; }
+
+test: install mosquitto
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) cpp-test
 	$(MAKE) lint
