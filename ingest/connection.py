@@ -1,0 +1,216 @@
+"""``Store``: one connection to the store (chDB in-process or a ClickHouse server) through
+clickhouse-connect, connected lazily so a service starts (and spools) while the store
+is down. Values are always bound server-side (``{name:Type}`` + ``parameters``)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import IO, Any, cast
+
+from hallkpi.ingest.errors import StoreConfigError, StoreError, StoreUnavailable
+from hallkpi.ingest.sql import qualified
+from hallkpi.ingest.store_url import StoreURL, parse_store_url, redact
+
+log = logging.getLogger("hallkpi.ingest")
+
+Parameters = Mapping[str, Any]
+
+
+class Store:
+    """A lazily connected store. ``password`` is kept out of repr, logs and errors.
+
+    All SQL goes through :meth:`command`, :meth:`rows`, :meth:`raw` or
+    :meth:`insert_native`, which bind ``parameters`` server-side; tests spy on
+    :attr:`statements` (when set to a list) to check that no value is in the text.
+    """
+
+    def __init__(
+        self,
+        url: StoreURL | str,
+        *,
+        password: str | None = None,
+        connect_timeout_s: float = 5.0,
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.url = parse_store_url(url) if isinstance(url, str) else url
+        self._password = password
+        self._connect_timeout_s = connect_timeout_s
+        self._timeout_s = timeout_s
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self.statements: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"Store({self.url.redacted()!r})"
+
+    @property
+    def database(self) -> str:
+        return self.url.database
+
+    def table(self, name: str) -> str:
+        """The qualified, quoted name of a table of this store's database."""
+        return qualified(self.url.database, name)
+
+    def _connect(self) -> Any:
+        import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import Error
+
+        u = self.url
+        try:
+            if u.scheme == "chdb":
+                return clickhouse_connect.get_client(dsn=f"chdb://{u.path}")
+            return clickhouse_connect.get_client(
+                host=u.host,
+                port=u.port,
+                username=u.user or "default",
+                password=self._password or "",
+                secure=u.scheme == "https",
+                connect_timeout=self._connect_timeout_s,
+                send_receive_timeout=self._timeout_s,
+                query_retries=0,
+                autogenerate_session_id=False,
+            )
+        except Error as exc:
+            text = self._scrub(exc)
+            if u.scheme == "chdb" and "already initialized with path" in text:
+                raise StoreConfigError(
+                    f"chDB opens one data directory per process; {u.path} is not the one "
+                    f"already open ({text})"
+                ) from None
+            raise StoreUnavailable(f"cannot connect to {u}: {text}") from None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot connect to {u}: {self._scrub(exc)}") from None
+
+    def client(self) -> Any:
+        """The clickhouse-connect client, connecting first if needed."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+                log.debug("connected to %s", self.url)
+            return self._client
+
+    def _scrub(self, exc: BaseException) -> str:
+        return redact(str(exc), self._password)
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        from clickhouse_connect.driver.exceptions import Error, OperationalError
+
+        try:
+            yield
+        except OperationalError as exc:
+            self.reset()
+            raise StoreUnavailable(f"{what} on {self.url}: {self._scrub(exc)}") from None
+        except Error as exc:
+            raise StoreError(f"{what} on {self.url}: {self._scrub(exc)}") from None
+        except OSError as exc:
+            self.reset()
+            raise StoreUnavailable(f"{what} on {self.url}: {self._scrub(exc)}") from None
+
+    def _note(self, sql: str, parameters: Parameters | None = None) -> None:
+        for name in parameters or {}:
+            # Without a {name:Type} placeholder clickhouse-connect would format the
+            # value into the text client-side: never let that happen.
+            if not re.search(r"\{" + re.escape(name) + r":[^}]+\}", sql):
+                raise StoreError(f"parameter {name!r} has no {{{name}:Type}} placeholder")
+        if self.statements is not None:
+            self.statements.append(sql)
+
+    def command(self, sql: str, parameters: Parameters | None = None) -> Any:
+        """Runs a statement (DDL, INSERT ... SELECT) with bound parameters."""
+        self._note(sql, parameters)
+        client = self.client()
+        with self._errors("command failed"):
+            return client.command(sql, parameters=dict(parameters or {}))
+
+    def rows(
+        self,
+        sql: str,
+        parameters: Parameters | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """The result rows of a query with bound parameters."""
+        self._note(sql, parameters)
+        client = self.client()
+        with self._errors("query failed"):
+            result = client.query(sql, parameters=dict(parameters or {}), settings=settings)
+            return cast(list[tuple[Any, ...]], result.result_rows)
+
+    def raw(
+        self,
+        sql: str,
+        parameters: Parameters | None = None,
+        *,
+        fmt: str = "Native",
+        settings: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        """The raw result of a query in ``fmt`` (Native by default)."""
+        self._note(sql, parameters)
+        client = self.client()
+        with self._errors("query failed"):
+            return cast(
+                bytes,
+                client.raw_query(
+                    sql, parameters=dict(parameters or {}), settings=settings, fmt=fmt
+                ),
+            )
+
+    def stream(
+        self,
+        sql: str,
+        parameters: Parameters | None = None,
+        *,
+        fmt: str = "Native",
+        settings: Mapping[str, Any] | None = None,
+    ) -> IO[bytes]:
+        """A file-like raw result of a query in ``fmt``: read it to the end or close it."""
+        self._note(sql, parameters)
+        client = self.client()
+        with self._errors("query failed"):
+            return cast(
+                IO[bytes],
+                client.raw_stream(
+                    sql, parameters=dict(parameters or {}), settings=settings, fmt=fmt
+                ),
+            )
+
+    def insert_native(
+        self, table: str, column_names: Sequence[str], block: bytes | memoryview
+    ) -> None:
+        """Inserts one Native-format payload into ``table`` (a bare table name)."""
+        name = self.table(table)
+        self._note(f"INSERT INTO {name} FORMAT Native")
+        client = self.client()
+        with self._errors(f"insert into {table} failed"):
+            client.raw_insert(name, list(column_names), bytes(block), fmt="Native")
+
+    def ping(self) -> bool:
+        """True when the store answers."""
+        try:
+            self.rows("SELECT 1")
+        except StoreError:
+            return False
+        return True
+
+    def reset(self) -> None:
+        """Drops the connection; the next call reconnects."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # closing a broken connection must not raise
+                log.debug("closing %s failed", self.url, exc_info=True)
+
+    def close(self) -> None:
+        self.reset()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

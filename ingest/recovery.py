@@ -1,0 +1,218 @@
+"""Rebuilding an Engine from the store: ``replay_store`` (every stored event; what
+``hallkpi replay --from-store URL`` runs) and :func:`recover` (a restarted service:
+today plus the longest horizon, plus the older events that still hold open state).
+
+Events are read as fixed-width numpy columns in arrival order (``ORDER BY ingest_seq``,
+de-duplicated with ``FINAL``) and fed to ``Engine.push_columns`` block by block, so
+the engine sees them in the order it first saw them: its results depend on arrival
+order (the first applied call of a ticket, ties between windows' events, late events).
+The diagnostics the store cannot replay as events (rejected and duplicate arrivals) are
+restored from ``dead_letters``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+from hallkpi.core.engine import Engine, PushResult
+from hallkpi.ingest.cli_options import store_from_url
+from hallkpi.ingest.connection import Store
+from hallkpi.ingest.native import read_blocks
+from hallkpi.ingest.schema import EVENT_STRINGS
+from hallkpi.ingest.sql import ident
+
+CARRY_OVER_DAYS = 31
+"""How far before the recovery range open tickets, calls, windows, agents and opinions
+are looked for."""
+
+_ZERO = PushResult(0, 0, 0, ())
+
+
+def _where(since_ms: int | None, halls: Sequence[str] | None, carry: bool) -> str:
+    """The WHERE clause (parameters: since, carry_from, halls)."""
+    cond = ["1"] if since_ms is None else ["ts >= fromUnixTimestamp64Milli({since:Int64})"]
+    if since_ms is not None and carry:
+        cond = [f"({cond[0]} OR {_CARRY_OVER})"]
+    if halls is not None:
+        cond.append("hall IN {halls:Array(String)}")
+    return " AND ".join(cond)
+
+
+# Older events that still hold state a KPI reads: the last event of each window and
+# agent, tickets and calls never finished, opinions never resolved.
+_OLD = (
+    "ts < fromUnixTimestamp64Milli({since:Int64}) "
+    "AND ts >= fromUnixTimestamp64Milli({carry_from:Int64})"
+)
+_CARRY_OVER = f"""(
+  (type LIKE 'window.%' AND (hall, `window`, ingest_seq) IN (
+     SELECT hall, `window`, argMax(ingest_seq, (ts, ingest_seq)) FROM {{events}} FINAL
+     WHERE type LIKE 'window.%' AND {_OLD} GROUP BY hall, `window`))
+  OR (type = 'agent.state' AND (hall, agent, ingest_seq) IN (
+     SELECT hall, agent, argMax(ingest_seq, (ts, ingest_seq)) FROM {{events}} FINAL
+     WHERE type = 'agent.state' AND {_OLD} GROUP BY hall, agent))
+  OR (type LIKE 'ticket.%' AND {_OLD} AND (hall, ticket, toDate(ts, {{tz:String}})) IN (
+     SELECT hall, ticket, toDate(ts, {{tz:String}}) AS day FROM {{events}} FINAL
+     WHERE type LIKE 'ticket.%' AND {_OLD} GROUP BY hall, ticket, day
+     HAVING countIf(type IN ('ticket.completed', 'ticket.no_show', 'ticket.cancelled')) = 0))
+  OR (type LIKE 'call.%' AND {_OLD} AND (hall, call) IN (
+     SELECT hall, call FROM {{events}} FINAL WHERE type LIKE 'call.%' AND {_OLD}
+     GROUP BY hall, call HAVING countIf(type != 'call.queued') = 0))
+  OR (type = 'opinion.submitted' AND ts < fromUnixTimestamp64Milli({{since:Int64}})
+      AND (hall, opinion) NOT IN (
+        SELECT hall, opinion FROM {{events}} WHERE type = 'opinion.resolved'))
+)"""
+
+
+def read_event_blocks(
+    store: Store,
+    *,
+    since_ms: int | None = None,
+    halls: Sequence[str] | None = None,
+    carry_over: bool = False,
+    timezone: str = "Asia/Shanghai",
+) -> Iterator[dict[str, npt.NDArray[Any]]]:
+    """Stored events as push_columns blocks in arrival order (strings as ``S``
+    arrays, ``ts`` int64 ms, ``score`` uint8, ``hold_s``/``talk_s`` float64 NaN)."""
+    events = store.table("events")
+    where = _where(since_ms, halls, carry_over).replace("{events}", events)
+    params: dict[str, Any] = {}
+    if since_ms is not None:
+        params["since"] = since_ms
+        if carry_over:
+            params["carry_from"] = since_ms - CARRY_OVER_DAYS * 86_400_000
+            params["tz"] = timezone
+    if halls is not None:
+        params["halls"] = list(halls)
+    widths = store.rows(
+        "SELECT "
+        + ", ".join(f"max(length({ident(n)}))" for n in EVENT_STRINGS)
+        + f" FROM {events} WHERE {where}",
+        params,
+    )[0]
+    if not any(widths):
+        return
+    for name, w in zip(EVENT_STRINGS, widths, strict=True):
+        params[f"w_{name}"] = max(int(w or 0), 1)
+    fixed = ", ".join(
+        f"toFixedString({ident(n)}, {{w_{n}:UInt32}}) AS {ident(n)}" for n in EVENT_STRINGS
+    )
+    sql = (
+        f"SELECT {fixed}, toUnixTimestamp64Milli(ts) AS ts, score, "
+        "ifNull(hold_s, nan) AS hold_s, ifNull(talk_s, nan) AS talk_s "
+        f"FROM {events} FINAL WHERE {where} ORDER BY ingest_seq"
+    )
+    stream = store.stream(sql, params)
+    try:
+        yield from read_blocks(stream)
+    finally:
+        stream.close()
+
+
+def dead_letter_counts(store: Store, *, since_ms: int | None = None) -> dict[str, int]:
+    """Stored rejected and duplicate arrivals by kind (since ``since_ms``)."""
+    cond, params = "1", {}
+    if since_ms is not None:
+        cond, params = "ts >= fromUnixTimestamp64Milli({since:Int64})", {"since": since_ms}
+    rows = store.rows(
+        f"SELECT kind, count() FROM {store.table('dead_letters')} FINAL WHERE {cond} GROUP BY kind",
+        params,
+    )
+    return {str(k): int(n) for k, n in rows}
+
+
+def _restore_counters(engine: Engine, counts: dict[str, int], last: dict[str, Any] | None) -> None:
+    """Re-counts rejected and duplicate arrivals through the public API: an empty
+    object per rejection, the last applied event again per duplicate. (An engine
+    method to add to its diagnostics would be cleaner; see docs/STORE.md.)"""
+    rejected = counts.get("rejected", 0)
+    if rejected:
+        engine.push_jsonl(b"{}\n" * rejected)
+    duplicates = counts.get("duplicate", 0)
+    if duplicates and last is not None:
+        for _ in range(duplicates):
+            if engine.push(last):
+                raise RuntimeError("re-counting a duplicate applied an event")
+
+
+def _last_event(block: dict[str, npt.NDArray[Any]]) -> dict[str, Any]:
+    event: dict[str, Any] = {}
+    for name in EVENT_STRINGS:
+        v = block[name][-1]
+        if v:
+            event[name] = v.decode()
+    event["ts"] = int(block["ts"][-1])
+    if block["score"][-1]:
+        event["score"] = int(block["score"][-1])
+    for name in ("hold_s", "talk_s"):
+        if not np.isnan(block[name][-1]):
+            event[name] = float(block[name][-1])
+    return event
+
+
+def replay_into(
+    engine: Engine,
+    store: Store,
+    *,
+    since_ms: int | None = None,
+    halls: Sequence[str] | None = None,
+    carry_over: bool = False,
+) -> PushResult:
+    """Pushes the stored events (all, or since ``since_ms``) into ``engine`` in arrival
+    order and restores the rejected/duplicate counters; returns the push totals."""
+    total, last = _ZERO, None
+    blocks = read_event_blocks(
+        store, since_ms=since_ms, halls=halls, carry_over=carry_over, timezone=engine.timezone
+    )
+    for block in blocks:
+        result, _ = engine.push_columns(block)
+        total = total + PushResult(result.applied, result.duplicates, result.rejected, ())
+        last = _last_event(block)
+    if halls is None:
+        _restore_counters(engine, dead_letter_counts(store, since_ms=since_ms), last)
+    return total
+
+
+def recovery_start(now_ms: int, longest_horizon_s: int, timezone: str) -> int:
+    """The first ms a restarted engine needs: local midnight of ``now_ms``'s day, or
+    ``now_ms`` minus the longest horizon if that is earlier."""
+    zone = ZoneInfo(timezone)
+    local = dt.datetime.fromtimestamp(now_ms / 1000, zone)
+    midnight = dt.datetime.combine(local.date(), dt.time(0), tzinfo=zone)
+    return min(round(midnight.timestamp() * 1000), now_ms - longest_horizon_s * 1000)
+
+
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def longest_horizon_s(engine: Engine) -> int:
+    """The longest sliding horizon of ``engine`` in seconds (from its names: 5m, 1h...)."""
+    return max(int(name[:-1]) * _UNIT_S[name[-1]] for name in engine.horizons() if name != "today")
+
+
+def recover(
+    engine: Engine,
+    store: Store,
+    *,
+    now_ms: int,
+    halls: Sequence[str] | None = None,
+) -> PushResult:
+    """Rebuilds a restarted service's engine: events of today and the longest horizon
+    before ``now_ms``, plus older events whose state is still open, in arrival order;
+    then advances the clock to ``now_ms``."""
+    since = recovery_start(now_ms, longest_horizon_s(engine), engine.timezone)
+    result = replay_into(engine, store, since_ms=since, halls=halls, carry_over=True)
+    engine.advance(now_ms)
+    return result
+
+
+def replay_store(engine: Engine, url: str) -> PushResult:
+    """Entry point of the ``hallkpi.stores`` group (schemes chdb, http, https): replays
+    every stored event of ``url`` into ``engine``."""
+    with store_from_url(url) as store:
+        return replay_into(engine, store)
