@@ -1,0 +1,120 @@
+"""A small HTTP endpoint of the service (asyncio streams, no framework):
+
+- ``GET /metrics``: the counters as Prometheus text;
+- ``GET /healthz``: ``200 ok`` while the service is healthy, else ``503`` and why;
+- ``GET /halls/{hall}/status``: the same JSON as the retained status topic (for the
+  WeChat back end's "how many are waiting").
+
+Only GET and HEAD; request heads over 8 KiB are refused; connections close after one
+response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+MAX_HEAD = 8192
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    503: "Service Unavailable",
+}
+
+
+class HttpEndpoint:
+    """Routes: ``metrics() -> str``, ``health() -> str | None`` (None = healthy),
+    ``status(hall) -> dict | None`` (None = unknown hall)."""
+
+    def __init__(
+        self,
+        *,
+        metrics: Callable[[], str],
+        health: Callable[[], str | None],
+        status: Callable[[str], dict[str, Any] | None],
+    ) -> None:
+        self._metrics = metrics
+        self._health = health
+        self._status = status
+        self._server: asyncio.Server | None = None
+
+    def route(self, method: str, path: str) -> Response:
+        if method not in ("GET", "HEAD"):
+            return Response(405, b'{"error": "only GET"}')
+        path = path.split("?", 1)[0]
+        if path == "/metrics":
+            return Response(200, self._metrics().encode(), "text/plain; version=0.0.4")
+        if path == "/healthz":
+            problem = self._health()
+            if problem is None:
+                return Response(200, b"ok\n", "text/plain")
+            return Response(503, problem.encode() + b"\n", "text/plain")
+        parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "halls" and parts[2] == "status":
+            doc = self._status(parts[1])
+            if doc is None:
+                return Response(404, msgspec.json.encode({"error": f"unknown hall {parts[1]!r}"}))
+            return Response(200, msgspec.json.encode(doc))
+        return Response(404, b'{"error": "not found"}')
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+            request = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+            if len(request) != 3:
+                response = Response(400, b'{"error": "bad request line"}')
+            else:
+                response = self.route(request[0], request[1])
+            method = request[0] if request else "GET"
+        except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+            response, method = Response(400, b'{"error": "bad request"}'), "GET"
+        reason = _REASONS.get(response.status, "")
+        writer.write(
+            f"HTTP/1.1 {response.status} {reason}\r\nContent-Type: {response.content_type}\r\n"
+            f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n".encode()
+        )
+        if method != "HEAD":
+            writer.write(response.body)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Starts listening; returns the bound address (port 0 picks a free one)."""
+        self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_HEAD)
+        sock = self._server.sockets[0].getsockname()
+        return str(sock[0]), int(sock[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def http_get(host: str, port: int, path: str) -> tuple[int, bytes]:
+    """A tiny client for tests and `hallkpi` health checks."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
