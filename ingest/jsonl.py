@@ -1,11 +1,12 @@
 """Engine-valid JSON-lines events into columns (the fields as :mod:`schema` stores them).
 
 Validity is the engine's business: callers pass only lines (or array elements) the
-engine accepted. Those are decoded in one msgspec call per chunk; a line msgspec
-cannot type (an ignored extra field of an odd type, an array line) is decoded with
-``json`` and read leniently: a field of the wrong type is absent, exactly as the
-engine ignores it. Strings come out as :class:`PackedStrings`, ``ts`` as int64 ms,
-``score`` as uint8 (0 absent), ``hold_s``/``talk_s`` as float64 (NaN absent).
+engine accepted. Those are decoded in one msgspec call per chunk into one small struct
+per event type (a tagged union on ``type``), holding exactly the fields EVENTS.md
+gives that type; other fields are not stored (no KPI reads them). A line msgspec
+cannot decode is read with ``json``, leniently (a field of the wrong type is absent,
+as the engine ignores it). Columns are built type by type, so they come out grouped
+by type; :func:`event_columns` returns that row order too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 import numpy as np
@@ -22,99 +23,129 @@ import numpy.typing as npt
 from hallkpi.ingest.native import PackedStrings
 from hallkpi.ingest.schema import EVENT_STRINGS
 
+_T3 = ("ticket", "window", "staff")
+_CALL = ("call", "queue")
+TYPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "ticket.issued": ("ticket", "service", "channel"),
+    "ticket.called": _T3,
+    "ticket.started": _T3,
+    "ticket.completed": _T3,
+    "ticket.no_show": _T3,
+    "ticket.cancelled": ("ticket",),
+    "ticket.rated": (*_T3, "score"),
+    "window.opened": ("window", "staff"),
+    "window.paused": ("window",),
+    "window.resumed": ("window",),
+    "window.closed": ("window",),
+    "opinion.submitted": ("opinion", "channel"),
+    "opinion.resolved": ("opinion",),
+    "call.queued": _CALL,
+    "call.answered": (*_CALL, "agent", "hold_s"),
+    "call.abandoned": (*_CALL, "hold_s"),
+    "call.timeout": (*_CALL, "hold_s"),
+    "call.completed": (*_CALL, "agent", "talk_s"),
+    "call.rated": (*_CALL, "agent", "score"),
+    "agent.state": ("agent", "queue", "state"),
+}
+"""The fields of each event type besides ``id``, ``type``, ``ts``, ``hall`` (EVENTS.md)."""
 
-class _Event(msgspec.Struct, gc=False):
-    id: str
-    type: str
-    ts: int
-    hall: str
-    ticket: str = ""
-    service: str = ""
-    channel: str = ""
-    window: str = ""
-    staff: str = ""
-    opinion: str = ""
-    call: str = ""
-    queue: str = ""
-    agent: str = ""
-    state: str = ""
-    score: int = 0
-    hold_s: float = math.nan
-    talk_s: float = math.nan
-
-
-_DECODE_MANY = msgspec.json.Decoder(list[_Event]).decode
-_NUMBERS = ("ts", "score", "hold_s", "talk_s")
-
-
-def _fast(lines: Sequence[bytes]) -> list[_Event] | None:
-    try:
-        return _DECODE_MANY(b"[" + b",".join(lines) + b"]")
-    except msgspec.DecodeError:
-        return None
-
-
-def _one(line: bytes) -> list[_Event]:
-    """A line's events (typed strictly, else leniently)."""
-    try:
-        return [msgspec.json.decode(line, type=_Event)]
-    except msgspec.DecodeError:
-        doc = json.loads(line)
-    items = doc if isinstance(doc, list) else [doc]
-    return [lenient(item) for item in items]
+_NUMBER_DEFAULTS: dict[str, tuple[type, object]] = {
+    "score": (int, 0),
+    "hold_s": (float, math.nan),
+    "talk_s": (float, math.nan),
+}
 
 
-def lenient(doc: Any) -> _Event:
-    """An event from a decoded JSON object, ignoring fields of the wrong type."""
-
-    def text(name: str) -> str:
-        v = doc.get(name)
-        return v if isinstance(v, str) else ""
-
-    def number(name: str) -> float:
-        v = doc.get(name)
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        return float(v) if ok else math.nan
-
-    ts, score = doc.get("ts"), doc.get("score")
-    strings = {n: text(n) for n in EVENT_STRINGS}
-    return _Event(
-        ts=ts if isinstance(ts, int) and not isinstance(ts, bool) else 0,
-        score=score if isinstance(score, int) and not isinstance(score, bool) else 0,
-        hold_s=number("hold_s"),
-        talk_s=number("talk_s"),
-        **strings,
+def _struct(code: int, etype: str) -> Any:
+    fields: list[tuple[str, type, object]] = [
+        (f, *_NUMBER_DEFAULTS.get(f, (str, ""))) for f in TYPE_FIELDS[etype]
+    ]
+    return msgspec.defstruct(
+        "Event_" + etype.replace(".", "_"),
+        [("id", str), ("ts", int), ("hall", str), *fields],
+        tag_field="type",
+        tag=etype,
+        gc=False,
+        namespace={"code": code},
     )
+
+
+_STRUCTS: list[Any] = [_struct(i, t) for i, t in enumerate(TYPE_FIELDS)]
+_BY_TYPE = dict(zip(TYPE_FIELDS, _STRUCTS, strict=True))
+_ANY_EVENT: Any = Union[tuple(_STRUCTS)]  # noqa: UP007 (a runtime union of classes)
+_DECODE_MANY = msgspec.json.Decoder(list[_ANY_EVENT]).decode
+_DECODE_ONE = msgspec.json.Decoder(_ANY_EVENT).decode
+
+
+def lenient(doc: Any) -> Any:
+    """An event from a decoded JSON object, ignoring fields of the wrong type."""
+    cls = _BY_TYPE[doc["type"]]
+    values: dict[str, Any] = {}
+    for name in ("id", "hall", *TYPE_FIELDS[doc["type"]]):
+        v = doc.get(name)
+        if name in _NUMBER_DEFAULTS:
+            want, default = _NUMBER_DEFAULTS[name]
+            ok = isinstance(v, (int, float) if want is float else int)
+            values[name] = want(v) if ok and not isinstance(v, bool) else default
+        else:
+            values[name] = v if isinstance(v, str) else ""
+    return cls(ts=doc["ts"], **values)
+
+
+def _one(line: bytes) -> Any:
+    try:
+        return _DECODE_ONE(line)
+    except msgspec.DecodeError:
+        return lenient(json.loads(line))
 
 
 def decode_events(lines: Sequence[bytes]) -> list[Any]:
     """The events of valid JSON-object lines, in order."""
-    fast = _fast(lines)
-    if fast is not None:
-        return fast
-    out: list[_Event] = []
-    for line in lines:  # slow path: some line needs lenient typing
-        out += _one(line)
-    return out
+    try:
+        events: list[Any] = _DECODE_MANY(b"[" + b",".join(lines) + b"]")
+        return events
+    except msgspec.DecodeError:
+        return [_one(line) for line in lines]
 
 
-def decode_element(element: Any) -> Any:
-    """An event from one element of an array line (already decoded by json)."""
-    return lenient(element)
-
-
-def event_columns(events: Sequence[Any]) -> dict[str, Any]:
-    """Columns of decoded events (as Batch.of('events', ...) takes them)."""
-    cols: dict[str, Any] = {}
-    for name in EVENT_STRINGS:
-        cols[name] = PackedStrings.from_strs(list(map(attrgetter(name), events)))
+def event_columns(events: Sequence[Any]) -> tuple[dict[str, Any], npt.NDArray[np.intp]]:
+    """Columns of decoded events, rows grouped by type, and ``order``: the index in
+    ``events`` of each row (so a per-event array ``a`` goes along as ``a[order]``)."""
     n = len(events)
-    cols["ts"] = np.fromiter(map(attrgetter("ts"), events), np.int64, n)
-    score = np.fromiter(map(attrgetter("score"), events), np.int64, n)
+    codes = np.fromiter(map(attrgetter("code"), events), np.int64, n)
+    order = np.argsort(codes, kind="stable")
+    ranked = list(map(events.__getitem__, order.tolist()))
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(_STRUCTS)))))
+    strings: dict[str, list[PackedStrings]] = {f: [] for f in EVENT_STRINGS}
+    numbers: dict[str, list[npt.NDArray[Any]]] = {"ts": [], "score": [], "hold_s": [], "talk_s": []}
+    for code, etype in enumerate(TYPE_FIELDS):
+        lo, hi = int(bounds[code]), int(bounds[code + 1])
+        if lo == hi:
+            continue
+        group = ranked[lo:hi]
+        m = hi - lo
+        present = {"id", "hall", *TYPE_FIELDS[etype]}
+        for f in EVENT_STRINGS:
+            if f == "type":
+                strings[f].append(PackedStrings.from_str_list([etype] * m))
+            elif f in present:
+                strings[f].append(PackedStrings.from_str_list(list(map(attrgetter(f), group))))
+            else:
+                strings[f].append(PackedStrings(np.zeros(0, np.uint8), np.zeros(m, np.int64)))
+        numbers["ts"].append(np.fromiter(map(attrgetter("ts"), group), np.int64, m))
+        for f, (_, default) in _NUMBER_DEFAULTS.items():
+            if f in present:
+                values = np.fromiter(map(attrgetter(f), group), np.float64, m)
+            else:
+                values = np.full(m, default, np.float64)
+            numbers[f].append(values)
+    cols: dict[str, Any] = {f: PackedStrings.concat(parts) for f, parts in strings.items()}
+    for f, parts in numbers.items():
+        cols[f] = np.concatenate(parts) if parts else np.zeros(0)
+    cols["ts"] = cols["ts"].astype(np.int64)
+    score = cols["score"]
     cols["score"] = np.where((score >= 1) & (score <= 5), score, 0).astype(np.uint8)
-    for name in ("hold_s", "talk_s"):
-        cols[name] = np.fromiter(map(attrgetter(name), events), np.float64, n)
-    return cols
+    return cols, order
 
 
 def take(columns: dict[str, Any], keep: npt.NDArray[np.bool_]) -> dict[str, Any]:

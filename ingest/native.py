@@ -48,8 +48,12 @@ class PackedStrings:
 
     @classmethod
     def from_strs(cls, values: Iterable[object]) -> PackedStrings:
-        """From str (or bytes) values; anything else (None, numbers) is the empty string."""
-        vals = [v if v.__class__ is str else "" for v in values]
+        """From str values; anything else (None, numbers) is the empty string."""
+        return cls.from_str_list([v if v.__class__ is str else "" for v in values])
+
+    @classmethod
+    def from_str_list(cls, vals: list[str]) -> PackedStrings:
+        """From a list of which every item is a str."""
         joined = "".join(vals).encode("utf-8")
         lengths = np.fromiter(map(len, vals), np.int64, len(vals))
         if len(joined) != int(lengths.sum()):  # some non-ASCII text: count bytes
@@ -145,6 +149,15 @@ def encode_strings(p: PackedStrings) -> bytes:
     n = len(lengths)
     if n == 0:
         return b""
+    if int(lengths.max()) < 128:  # one length byte a row: the common case, made fast
+        ends = np.cumsum(lengths + 1)
+        starts = ends - (lengths + 1)
+        out = np.empty(int(ends[-1]), np.uint8)
+        is_data = np.ones(len(out), bool)
+        is_data[starts] = False
+        out[starts] = lengths
+        out[is_data] = p.data
+        return out.tobytes()
     widths = np.ones(n, np.int64)
     for shift in (7, 14, 21, 28):
         widths += lengths >= (1 << shift)
