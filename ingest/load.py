@@ -200,6 +200,8 @@ class Loader:
             self.report.duplicates += int(n - keep.sum())
             events = [e for e, k in zip(events, keep.tolist(), strict=True) if k]
             seqs = seqs[keep]
+        if not events:
+            return
         cols, order = event_columns(events)
         cols["ingest_seq"] = seqs[order]
         if events:
@@ -256,9 +258,12 @@ def run(args: argparse.Namespace) -> int:
     stream, size = _open(args.events)
     try:
         report = load_stream(
-            store, stream, size=size, max_payload_bytes=config.max_payload_bytes,
+            store,
+            stream,
+            size=size,
+            max_payload_bytes=config.max_payload_bytes,
             spool_dir=args.spool,
-        )  # fmt: skip
+        )
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
     finally:

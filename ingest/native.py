@@ -119,6 +119,8 @@ class PackedStrings:
 
     @staticmethod
     def concat(parts: Sequence[PackedStrings]) -> PackedStrings:
+        if not parts:
+            return PackedStrings(np.zeros(0, np.uint8), np.zeros(0, np.int64))
         if len(parts) == 1:
             return parts[0]
         return PackedStrings(

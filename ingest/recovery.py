@@ -104,10 +104,10 @@ def read_event_blocks(
         f"toFixedString({ident(n)}, {{w_{n}:UInt32}}) AS {ident(n)}" for n in EVENT_STRINGS
     )
     sql = (
-        f"SELECT {fixed}, toUnixTimestamp64Milli(ts) AS ts, score, "
-        "ifNull(hold_s, nan) AS hold_s, ifNull(talk_s, nan) AS talk_s, ingest_seq "
+        f"SELECT {fixed}, toUnixTimestamp64Milli(ts) AS ts_ms, score, "
+        "ifNull(hold_s, nan) AS hold_s_or_nan, ifNull(talk_s, nan) AS talk_s_or_nan, ingest_seq "
         f"FROM {events} FINAL WHERE {where}"
-    )
+    )  # (aliases differ from column names: WHERE would see an alias named ts)
     # Sorting wide rows is slow in ClickHouse (LowCardinality columns above all); the
     # rows come unsorted and numpy orders them by arrival.
     stream = store.stream(sql, params)
@@ -117,7 +117,8 @@ def read_event_blocks(
         stream.close()
     if not blocks:
         return
-    columns = {n: np.concatenate([b[n] for b in blocks]) for n in blocks[0]}
+    names = {"ts_ms": "ts", "hold_s_or_nan": "hold_s", "talk_s_or_nan": "talk_s"}
+    columns = {names.get(n, n): np.concatenate([b[n] for b in blocks]) for n in blocks[0]}
     order = np.argsort(columns.pop("ingest_seq"), kind="stable")
     for start in range(0, len(order), BLOCK_ROWS):
         rows = order[start : start + BLOCK_ROWS]

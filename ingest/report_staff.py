@@ -161,10 +161,14 @@ def staff_report(
         _COUNTS_SQL.format(events=store.table("events")), params
     ):
         rows[(hall, staff)] = StaffRow(
-            hall, staff, int(served), ratings=int(ratings),
+            hall,
+            staff,
+            int(served),
+            ratings=int(ratings),
             rating_mean=math.nan if mean is None else float(mean),
-            dissatisfied=int(dissatisfied), no_show=int(no_show),
-        )  # fmt: skip
+            dissatisfied=int(dissatisfied),
+            no_show=int(no_show),
+        )
     with_sql, from_sql = row_source("handles", store.table("events"), store.table("alerts"))
     handles = store.rows(
         f"{with_sql}SELECT hall, staff, service, count(), sum(v) FROM {from_sql} "
@@ -241,9 +245,19 @@ def _rank(rows: list[StaffRow]) -> list[StaffRow]:
 
 
 HEADERS = [
-    "rank_city", "rank_hall", "hall", "staff", "served", "handle_mean_s", "handle_index",
-    "ratings", "rating_mean", "dissatisfied", "no_show", "score",
-]  # fmt: skip
+    "rank_city",
+    "rank_hall",
+    "hall",
+    "staff",
+    "served",
+    "handle_mean_s",
+    "handle_index",
+    "ratings",
+    "rating_mean",
+    "dissatisfied",
+    "no_show",
+    "score",
+]
 
 
 def render(rows: Sequence[StaffRow], fmt: str, title: str) -> str:

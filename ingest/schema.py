@@ -33,9 +33,20 @@ LC = "LowCardinality(String)"
 NUM = "Nullable(Float64)"
 
 EVENT_STRINGS: tuple[str, ...] = (
-    "id", "type", "hall", "ticket", "service", "channel", "window",
-    "staff", "opinion", "call", "queue", "agent", "state",
-)  # fmt: skip
+    "id",
+    "type",
+    "hall",
+    "ticket",
+    "service",
+    "channel",
+    "window",
+    "staff",
+    "opinion",
+    "call",
+    "queue",
+    "agent",
+    "state",
+)
 """The string fields of EVENTS.md (empty string = absent)."""
 _EVENT_LOW_CARD = {
     "type",

@@ -125,9 +125,9 @@ class StoreWriter:
             if buf.rows >= self.config.max_rows:
                 self._cond.notify_all()
 
-    def add_events(self, columns: Mapping[str, Any]) -> None:
+    def add_events(self, columns: Mapping[str, Any], *, timeout: float | None = 60.0) -> None:
         """Buffers events (push_columns-style columns; ``ingest_seq`` assigned if absent)."""
-        self.add("events", columns)
+        self.add("events", columns, timeout=timeout)
 
     def add_snapshot(self, snapshot: Mapping[str, Any], staff: Mapping[str, Any]) -> None:
         """Buffers ``engine.snapshot_columns()`` and ``engine.staff_columns()``."""
@@ -150,6 +150,17 @@ class StoreWriter:
             ):
                 raise TimeoutError(f"flush did not finish in {timeout} s")
             self._raise_if_failed()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Waits (without forcing a flush) until no row is buffered and the spool is
+        empty; False if that did not happen within ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: (
+                    (self._pending_rows == 0 and not len(self.spool)) or self._error is not None
+                ),
+                timeout,
+            )
 
     def close(self, timeout: float | None = None) -> None:
         """Flushes, stops the thread and tries one last drain of the spool."""
@@ -263,6 +274,8 @@ class StoreWriter:
             self.stats.blocks_drained += self.spool.drain(self._insert)
             self._drain_failures = self._frame_failures = 0
             log.info("spool drained into %s", self.store.url)
+            with self._cond:
+                self._cond.notify_all()
         except StoreError as exc:
             self.stats.last_error = str(exc)
             self._drain_failures += 1

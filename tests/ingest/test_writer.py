@@ -1,0 +1,218 @@
+"""The batched writer: triggers, spooling while the store is down, draining in order,
+backpressure, idempotent re-writes. No sleeps: a fake clock and explicit waits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import closed_port
+from hallkpi.core import Engine
+from hallkpi.ingest.connection import Store
+from hallkpi.ingest.errors import StoreError, StoreUnavailable, WriterBackpressure
+from hallkpi.ingest.native import PackedStrings
+from hallkpi.ingest.schema import ensure_schema
+from hallkpi.ingest.spool import Spool, frames_of
+from hallkpi.ingest.writer import StoreWriter, WriterConfig
+
+T0 = 1764205200000
+FAST = WriterConfig(max_rows=100, max_delay_s=1.0, retries=2, backoff_s=0.001)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def events(start: int, n: int, hall: str = "yuhua") -> dict[str, Any]:
+    ids = [f"e{start + i}" for i in range(n)]
+    return {
+        "id": PackedStrings.from_strs(ids),
+        "type": PackedStrings.from_strs(["ticket.issued"] * n),
+        "ts": T0 + np.arange(start, start + n, dtype=np.int64),
+        "hall": PackedStrings.from_strs([hall] * n),
+        "ticket": PackedStrings.from_strs([f"A{start + i}" for i in range(n)]),
+        "service": PackedStrings.from_strs(["invoice"] * n),
+        "channel": PackedStrings.from_strs(["kiosk"] * n),
+    }
+
+
+def stored_ids(store: Store) -> list[str]:
+    rows = store.rows(f"SELECT id FROM {store.table('events')} FINAL ORDER BY ingest_seq")
+    return [r[0] for r in rows]
+
+
+class FlakyStore:
+    """Fails ``failures`` inserts (connection-style), then passes them to ``store``."""
+
+    def __init__(self, store: Store, failures: int, error: type[StoreError] = StoreUnavailable):
+        self.store, self.failures, self.error = store, failures, error
+        self.url = store.url
+        self.tables: list[str] = []
+
+    def insert_native(self, table: str, columns: Any, block: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise self.error("store down")
+        self.tables.append(table)
+        self.store.insert_native(table, columns, block)
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_clock(
+    store: Store, tmp_path: Path
+) -> None:
+    ensure_schema(store)
+    clock = Clock()  # frozen: only the row count can trigger
+    with StoreWriter(store, Spool(tmp_path), FAST, clock=clock) as w:
+        w.add_events(events(0, 100))
+        assert w.wait_idle(30)
+        assert w.stats.rows_written == 100
+    assert len(stored_ids(store)) == 100
+
+
+def test_size_and_time_triggers(store: Store, tmp_path: Path) -> None:
+    clock = Clock()
+    w = StoreWriter(store, Spool(tmp_path), FAST, clock=clock, start=False)
+    w.add_events(events(0, 99))
+    assert w._due()[0] == []  # 99 rows, no time passed
+    clock.t += 0.999
+    assert w._due()[0] == []
+    clock.t += 0.001  # the oldest row waited 1 s
+    assert [t for t, _ in w._due()[0]] == ["events"]
+    w.add_events(events(99, 60))
+    w.add_events(events(159, 60))  # 120 rows: due by size at once
+    assert [t for t, _ in w._due()[0]] == ["events"]
+
+
+def test_unreachable_store_spools_then_a_working_store_gets_everything(
+    store: Store, tmp_path: Path
+) -> None:
+    down = Store(f"http://127.0.0.1:{closed_port()}/hallkpi", connect_timeout_s=1)
+    spool_dir = tmp_path / "spool"
+    w = StoreWriter(down, Spool(spool_dir), FAST)
+    for k in range(3):
+        w.add_events(events(k * 50, 50))
+        w.flush(30)  # acknowledged: in the spool, fsynced
+    w.close(30)
+    assert w.stats.rows_written == 0 and w.stats.blocks_spooled == 3
+    assert "127.0.0.1" in (w.stats.last_error or "")
+    assert [f.table for f in frames_of(Spool(spool_dir))] == ["events"] * 3
+
+    ensure_schema(store)  # the store is back: a restarted writer drains first, in order
+    with StoreWriter(store, Spool(spool_dir), FAST) as w2:
+        assert w2.wait_idle(60)
+        w2.add_events(events(150, 10))
+    assert stored_ids(store) == [f"e{i}" for i in range(160)]
+    assert len(Spool(spool_dir)) == 0
+
+
+def test_blocks_queue_behind_the_spool_and_drain_in_order(store: Store, tmp_path: Path) -> None:
+    ensure_schema(store)
+    flaky = FlakyStore(store, failures=2)  # both tries of the first block fail
+    clock = Clock()
+    w = StoreWriter(flaky, Spool(tmp_path), FAST, clock=clock, start=False)  # type: ignore[arg-type]
+    from hallkpi.ingest.batch import Batch
+
+    w._deliver(Batch.of("events", events(0, 10)))
+    assert w.stats.blocks_spooled == 1 and len(w.spool) == 1
+    w._deliver(Batch.of("events", events(10, 10)))  # the store is up, but order comes first
+    assert w.stats.blocks_spooled == 2 and flaky.tables == []
+    w._drain()
+    assert len(w.spool) == 0 and w.stats.blocks_drained == 2
+    assert stored_ids(store) == [f"e{i}" for i in range(20)]
+
+
+def test_a_block_the_store_keeps_refusing_is_quarantined_not_lost(
+    store: Store, tmp_path: Path
+) -> None:
+    ensure_schema(store)
+    flaky = FlakyStore(store, failures=10, error=StoreError)
+    config = WriterConfig(retries=1, backoff_s=0.001, max_frame_failures=3)
+    w = StoreWriter(flaky, Spool(tmp_path), config, start=False)  # type: ignore[arg-type]
+    from hallkpi.ingest.batch import Batch
+
+    w._deliver(Batch.of("events", events(0, 5)))
+    w._deliver(Batch.of("events", events(5, 5)))
+    for _ in range(3):
+        w._drain()
+    assert w.stats.blocks_quarantined == 1
+    assert len(frames_of(Spool(tmp_path / "quarantine"))) == 1
+    flaky.failures = 0
+    w._drain()
+    assert stored_ids(store) == [f"e{i}" for i in range(5, 10)]
+
+
+def test_backpressure(store: Store, tmp_path: Path) -> None:
+    w = StoreWriter(store, Spool(tmp_path), WriterConfig(max_pending_rows=10), start=False)
+    w.add_events(events(0, 10))
+    with pytest.raises(WriterBackpressure):
+        w.add_events(events(10, 1), timeout=0.01)
+
+
+def test_rewriting_a_batch_changes_nothing(store: Store, tmp_path: Path) -> None:
+    ensure_schema(store)
+    e = Engine()
+    e.push(
+        {
+            "id": "a",
+            "type": "ticket.issued",
+            "ts": T0,
+            "hall": "yuhua",
+            "ticket": "A1",
+            "service": "invoice",
+            "channel": "kiosk",
+        }
+    )
+    e.push(
+        {
+            "id": "b",
+            "type": "ticket.completed",
+            "ts": T0 + 9,
+            "hall": "yuhua",
+            "ticket": "A1",
+            "window": "w1",
+            "staff": "s1",
+        }
+    )
+    batch = events(0, 30)
+    batch["ingest_seq"] = np.arange(1, 31, dtype=np.uint64)
+    snap, staff = e.snapshot_columns(), e.staff_columns()
+    for _ in range(2):
+        with StoreWriter(store, Spool(tmp_path), FAST) as w:
+            w.add_events(batch)
+            w.add_snapshot(snap, staff)
+            w.add_alerts(
+                [
+                    {
+                        "hall": "yuhua",
+                        "alert": "congestion",
+                        "state": "firing",
+                        "value": 9.0,
+                        "threshold": 8.0,
+                        "ts": T0,
+                    }
+                ]
+            )
+    for table, rows in (("events", 30), ("hall_kpis", 4), ("staff_kpis", 4), ("alerts", 1)):
+        final = store.rows(f"SELECT count() FROM {store.table(table)} FINAL")[0][0]
+        assert final == rows, table
+    assert store.rows(f"SELECT uniqExact(id), count() FROM {store.table('events')} FINAL") == [
+        (30, 30)
+    ]
+
+
+def test_bad_columns_are_refused_at_add(store: Store, tmp_path: Path) -> None:
+    w = StoreWriter(store, Spool(tmp_path), start=False)
+    with pytest.raises(ValueError, match="unknown columns"):
+        w.add("events", {**events(0, 2), "nope": np.zeros(2)})
+    with pytest.raises(ValueError, match="missing"):
+        w.add("events", {"id": ["a"]})
+    with pytest.raises(ValueError, match="unknown table"):
+        w.add("nope", {})
+    with pytest.raises(ValueError, match="lengths"):
+        w.add("events", {**events(0, 2), "ts": np.zeros(3, np.int64)})
