@@ -3,7 +3,8 @@
 - ``GET /metrics``: the counters as Prometheus text;
 - ``GET /healthz``: ``200 ok`` while the service is healthy, else ``503`` and why;
 - ``GET /halls/{hall}/status``: the same JSON as the retained status topic (for the
-  WeChat back end's "how many are waiting").
+  WeChat back end's "how many are waiting");
+- ``GET /snapshot``: the whole KPIS.md snapshot document.
 
 Only GET and HEAD; request heads over 8 KiB are refused; connections close after one
 response.
@@ -48,7 +49,9 @@ class HttpEndpoint:
         metrics: Callable[[], str],
         health: Callable[[], str | None],
         status: Callable[[str], dict[str, Any] | None],
+        snapshot: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
+        self._snapshot = snapshot
         self._metrics = metrics
         self._health = health
         self._status = status
@@ -65,6 +68,8 @@ class HttpEndpoint:
             if problem is None:
                 return Response(200, b"ok\n", "text/plain")
             return Response(503, problem.encode() + b"\n", "text/plain")
+        if path == "/snapshot" and self._snapshot is not None:
+            return Response(200, msgspec.json.encode(self._snapshot()))
         parts = path.strip("/").split("/")
         if len(parts) == 3 and parts[0] == "halls" and parts[2] == "status":
             doc = self._status(parts[1])

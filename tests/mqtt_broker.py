@@ -47,6 +47,9 @@ class Broker:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
+            # Started as root, Mosquitto would switch to user `mosquitto`, who cannot write
+            # the persistence database into our folder: sessions would not survive a restart.
+            "user root\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "autosave_interval 1\n"

@@ -1,0 +1,277 @@
+"""``hallkpi serve``: MQTT in and out around one Engine, with the store behind it.
+
+Start: the engine is rebuilt from the store (today and the longest horizon), then the
+service connects to the broker with a persistent MQTT v5 session (stable client id,
+clean start off) and subscribes the event topics at QoS 1. Each message is decoded and
+applied at once (:class:`HallService`), and acknowledged (PUBACK) only after its events
+are in the store or its spool (:class:`AckPump`): after a crash the broker delivers the
+unacknowledged messages again and de-duplication by id absorbs what the store already
+had. Every second the clock advances from the wall clock: alert changes go to
+``{prefix}/halls/{hall}/alerts`` and the store, changed hall statuses to the retained
+``{prefix}/halls/{hall}/status``; KPI rows go to the store every ``kpi_interval_s``.
+Presence is retained on ``{prefix}/service/{client_id}``, "offline" by MQTT will.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+from gmqtt import Client, Message
+from gmqtt.mqtt.constants import MQTTv50
+from hallkpi.core import Engine
+from hallkpi.ingest.acks import AckPump
+from hallkpi.ingest.batch import ArrivalClock
+from hallkpi.ingest.connection import Store
+from hallkpi.ingest.hallservice import HallFilter, HallService
+from hallkpi.ingest.http import HttpEndpoint
+from hallkpi.ingest.jsonl import _ANY_EVENT, event_columns, lenient
+from hallkpi.ingest.mqtt_url import MqttURL
+from hallkpi.ingest.recovery import recover
+from hallkpi.ingest.schema import ensure_schema
+from hallkpi.ingest.spool import Spool
+from hallkpi.ingest.topics import Topics
+from hallkpi.ingest.writer import StoreWriter, WriterConfig
+
+log = logging.getLogger("hallkpi.serve")
+
+SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and unacknowledged messages)
+RECEIVE_MAXIMUM = 65535  # unacknowledged messages in flight towards us
+
+
+def events_to_columns(events: Sequence[dict[str, Any]], clock: ArrivalClock) -> dict[str, Any]:
+    """Store columns of engine-valid event dicts, ``ingest_seq`` in arrival order."""
+    try:
+        structs = msgspec.convert(list(events), list[_ANY_EVENT])
+    except msgspec.ValidationError:
+        structs = [lenient(e) for e in events]
+    columns, order = event_columns(structs)
+    columns["ingest_seq"] = clock.take(len(structs))[order]
+    return columns
+
+
+@dataclass
+class ServeOptions:
+    mqtt: MqttURL
+    client_id: str
+    store: Store
+    spool_dir: Path
+    mqtt_password: str | None = None
+    tls: ssl.SSLContext | None = None
+    topics: Topics = field(default_factory=Topics)
+    halls: HallFilter = field(default_factory=HallFilter)
+    http: tuple[str, int] | None = None
+    kpi_interval_s: float = 10.0
+    ack_interval_s: float = 0.1
+    max_payload_bytes: int = 262144
+    wall_clock: bool = True  # False: the clock moves only with events (tests, replays)
+    writer: WriterConfig = field(default_factory=WriterConfig)
+    log_every_s: float = 60.0
+
+
+class Service:
+    """One ``hallkpi serve`` worker; ``await Service(engine, options).run(stop)``."""
+
+    def __init__(self, engine: Engine, options: ServeOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.core = HallService(
+            engine,
+            topics=options.topics,
+            halls=options.halls,
+            max_payload_bytes=options.max_payload_bytes,
+            kpi_interval_s=options.kpi_interval_s,
+        )
+        self.topics = options.topics
+        self.arrivals = ArrivalClock()
+        self.writer: StoreWriter | None = None
+        self.client: Client | None = None
+        self.acks: AckPump | None = None
+        self.connected = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.http_address: tuple[str, int] | None = None
+        self._last_log = time.monotonic()
+
+    # --- start and stop ----------------------------------------------------------------
+
+    def _recover(self) -> None:
+        o = self.options
+        ensure_schema(o.store)
+        halls = sorted(o.halls.halls) if o.halls.halls is not None else None
+        started = time.monotonic()
+        result = recover(self.engine, o.store, now_ms=self._now_ms(), halls=halls)
+        self.engine.drain_alerts()  # changes of the past were stored when they happened
+        log.info(
+            "recovered %d events from the store in %.2f s",
+            result.applied,
+            time.monotonic() - started,
+        )
+
+    def _now_ms(self) -> int:
+        return int(time.time() * 1000) if self.options.wall_clock else self.engine.now
+
+    async def run(self, stop: asyncio.Event) -> None:
+        o = self.options
+        await asyncio.to_thread(self._recover)
+        self.writer = StoreWriter(o.store, Spool(o.spool_dir), o.writer)
+        writer = self.writer
+        self.acks = AckPump(
+            writer, lambda evs: events_to_columns(evs, self.arrivals), interval_s=o.ack_interval_s
+        )
+        self.acks.start()
+        http = None
+        if o.http is not None:
+            http = HttpEndpoint(
+                metrics=self._metrics,
+                health=self._health,
+                status=self._status,
+                snapshot=self.engine.snapshot,
+            )
+            self.http_address = await http.start(*o.http)
+        client = self._client()
+        try:
+            await client.connect(
+                o.mqtt.host, o.mqtt.port, ssl=o.tls or False, keepalive=30, version=MQTTv50
+            )
+            await self.connected.wait()
+            self._publish(self.topics.presence(o.client_id), b'{"state": "online"}', retain=True)
+            self.ready.set()
+            await self._ticks(stop)
+        finally:
+            with contextlib.suppress(Exception):
+                self._publish(
+                    self.topics.presence(o.client_id), b'{"state": "offline"}', retain=True
+                )
+                await client.disconnect()
+            await self.acks.stop()
+            if http is not None:
+                await http.close()
+            self._write_kpis(self.engine.now)
+            await asyncio.to_thread(writer.close, 60)
+
+    def _client(self) -> Client:
+        o = self.options
+        will = Message(
+            self.topics.presence(o.client_id), b'{"state": "offline"}', qos=1, retain=True
+        )
+        client = Client(
+            o.client_id,
+            clean_session=False,
+            optimistic_acknowledgement=False,
+            will_message=will,
+            session_expiry_interval=SESSION_EXPIRY_S,
+            receive_maximum=RECEIVE_MAXIMUM,
+        )
+        if o.mqtt.username:
+            client.set_auth_credentials(o.mqtt.username, o.mqtt_password)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        self.client = client
+        return client
+
+    def _on_connect(self, client: Client, flags: int, rc: int, properties: Any) -> None:
+        for topic in self.topics.subscriptions:
+            client.subscribe(topic, qos=1)
+        log.info("connected to %s (session present: %s)", self.options.mqtt, bool(flags))
+        self.connected.set()
+
+    def _on_disconnect(self, client: Client, packet: Any, exc: BaseException | None = None) -> None:
+        log.warning("disconnected from %s; reconnecting", self.options.mqtt)
+
+    async def _on_message(
+        self, client: Client, topic: str, payload: bytes, qos: int, properties: Any
+    ) -> int:
+        handled = self.core.handle(topic, payload)
+        for letter in handled.deadletters:
+            self._publish(self.topics.deadletter, letter)
+        assert self.acks is not None
+        await self.acks.submit(handled.applied)
+        return 0  # success: PUBACK now
+
+    def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        if self.client is not None:
+            self.client.publish(topic, payload, qos=1, retain=retain)
+
+    # --- the clock -----------------------------------------------------------------------
+
+    async def _ticks(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    def tick(self) -> None:
+        """Advances the clock and publishes and stores what is due."""
+        now = self._now_ms()
+        t = self.core.tick(now)
+        for topic, payload, retain in t.messages:
+            self._publish(topic, payload, retain=retain)
+        if self.writer is not None:
+            self.writer.add_alerts(t.alert_changes)
+            if t.write_kpis:
+                self._write_kpis(now)
+            self.core.counters.spooled = len(self.writer.spool)
+        if time.monotonic() - self._last_log >= self.options.log_every_s:
+            self._last_log = time.monotonic()
+            log.info("%s", self.core.counters.summary())
+
+    def _write_kpis(self, now: int) -> None:
+        if self.writer is None:
+            return
+        snap = self.engine.snapshot_columns()
+        staff = self.engine.staff_columns()
+        snap["ts"] = np.full(len(snap["ts"]), now, np.int64)
+        staff["ts"] = np.full(len(staff["ts"]), now, np.int64)
+        self.writer.add_snapshot(snap, staff)
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def _metrics(self) -> str:
+        return self.core.counters.prometheus()
+
+    def _health(self) -> str | None:
+        if not self.connected.is_set():
+            return "not connected to the MQTT broker"
+        if self.writer is not None and self.writer.stats.last_error and self.core.counters.spooled:
+            return f"store unreachable, spooling: {self.writer.stats.last_error}"
+        return None
+
+    def _status(self, hall: str) -> dict[str, Any] | None:
+        if hall not in self.engine.halls():
+            return None
+        return self.core.status(hall)
+
+
+def run_service(
+    engine: Engine, options: ServeOptions, *, on_ready: Callable[[Service], None] | None = None
+) -> None:
+    """Runs a service until SIGINT or SIGTERM, on uvloop when available."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        service = Service(engine, options)
+        if on_ready is not None:
+            waiter = asyncio.create_task(service.ready.wait())
+            waiter.add_done_callback(lambda _: on_ready(service))
+        await service.run(stop)
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())

@@ -1,0 +1,155 @@
+"""The ``hallkpi serve`` command: options, the ``[service]`` config section, start-up."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from hallkpi.core.cli import CommandError
+from hallkpi.core.config import EngineConfig, load_config
+from hallkpi.core.engine import Engine
+from hallkpi.core.errors import ConfigError
+from hallkpi.ingest.cli_options import add_store_options, store_from_args
+from hallkpi.ingest.hallservice import HallFilter
+from hallkpi.ingest.mqtt_url import mqtt_password, parse_mqtt_url, tls_context
+from hallkpi.ingest.serve import ServeOptions, run_service
+from hallkpi.ingest.topics import Topics
+
+_SERVICE_KEYS = {
+    "mqtt",
+    "client_id",
+    "prefix",
+    "http",
+    "spool",
+    "kpi_interval_s",
+    "tls_ca",
+    "tls_cert",
+    "tls_key",
+    "max_payload_bytes",
+}
+
+
+def _service_section(config: EngineConfig) -> dict[str, Any]:
+    section = dict(config.raw.get("service", {}))
+    unknown = set(section) - _SERVICE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"unknown keys in [service]: {sorted(unknown)} (known: {sorted(_SERVICE_KEYS)})"
+        )
+    return section
+
+
+def _http(value: str | None) -> tuple[str, int] | None:
+    if not value:
+        return None
+    m = re.fullmatch(r"(.+):(\d+)", value)
+    if not m:
+        raise ConfigError(f"--http wants HOST:PORT, got {value!r}")
+    return m.group(1), int(m.group(2))
+
+
+def _halls(args: argparse.Namespace) -> HallFilter:
+    if args.halls and args.shard:
+        raise ConfigError("give --halls or --shard, not both")
+    if args.halls:
+        return HallFilter(halls=frozenset(h for h in args.halls.split(",") if h))
+    if args.shard:
+        m = re.fullmatch(r"(\d+)/(\d+)", args.shard)
+        if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
+            raise ConfigError(
+                f"--shard wants INDEX/COUNT with 0 <= INDEX < COUNT, got {args.shard!r}"
+            )
+        return HallFilter(shard=(int(m.group(1)), int(m.group(2))))
+    return HallFilter()
+
+
+def build(args: argparse.Namespace) -> tuple[Engine, ServeOptions]:
+    config = load_config(args.config) if args.config else EngineConfig()
+    section = _service_section(config)
+    mqtt = args.mqtt or section.get("mqtt") or os.environ.get("HALLKPI_MQTT")
+    if not mqtt:
+        raise ConfigError(
+            "no broker: give --mqtt mqtt://host:1883 (or [service] mqtt, $HALLKPI_MQTT)"
+        )
+    client_id = args.client_id or section.get("client_id")
+    if not client_id:
+        raise ConfigError("give --client-id: a stable id keeps the broker session across restarts")
+    url = parse_mqtt_url(mqtt)
+    tls = None
+    if url.tls:
+        tls = tls_context(section.get("tls_ca"), section.get("tls_cert"), section.get("tls_key"))
+    store = store_from_args(args)
+    spool = args.spool or section.get("spool")
+    if not spool:
+        spool = (
+            str(Path(store.url.path) / "spool" / client_id)
+            if store.url.scheme == "chdb" and store.url.path
+            else f"hallkpi-spool-{client_id}"
+        )
+    options = ServeOptions(
+        mqtt=url,
+        client_id=client_id,
+        store=store,
+        spool_dir=Path(spool),
+        mqtt_password=mqtt_password(args.mqtt_password_file),
+        tls=tls,
+        topics=Topics(section.get("prefix", "hallkpi/v1")),
+        halls=_halls(args),
+        http=_http(args.http or section.get("http")),
+        kpi_interval_s=float(args.kpi_interval_s or section.get("kpi_interval_s", 10)),
+        max_payload_bytes=int(section.get("max_payload_bytes", config.max_payload_bytes)),
+        wall_clock=not args.event_clock,
+    )
+    return Engine(**config.engine_kwargs()), options
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO if not args.quiet else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("gmqtt").setLevel(logging.WARNING)  # its INFO logs every packet
+    try:
+        engine, options = build(args)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    logging.getLogger("hallkpi.serve").info(
+        "serving %s as %s, store %s", options.mqtt, options.client_id, options.store.url.redacted()
+    )
+    run_service(engine, options)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="the service: MQTT in and out, KPIs live, store behind",
+        description="Subscribes hall and call events over MQTT (QoS 1, persistent session), "
+        "computes KPIs live, publishes retained hall status and alerts, writes events, KPI "
+        "rows and alerts to the store, and acknowledges each message only once stored.",
+    )
+    p.add_argument("--mqtt", metavar="URL", help="broker: mqtt://[user@]host:1883 or mqtts://")
+    p.add_argument(
+        "--mqtt-password-file", metavar="FILE", help="broker password (else $HALLKPI_MQTT_PASSWORD)"
+    )
+    p.add_argument("--client-id", metavar="ID", help="stable MQTT client id of this worker")
+    p.add_argument("--config", metavar="FILE", help="TOML: [engine], [halls], [alerts], [service]")
+    p.add_argument("--halls", metavar="A,B", help="serve only these halls")
+    p.add_argument("--shard", metavar="I/N", help="serve the halls of hash shard I of N")
+    p.add_argument("--http", metavar="HOST:PORT", help="serve /metrics, /healthz, /halls/H/status")
+    p.add_argument("--spool", metavar="DIR", help="local spool for when the store is down")
+    p.add_argument(
+        "--kpi-interval-s", type=float, metavar="S", help="KPI rows every S seconds (10)"
+    )
+    p.add_argument(
+        "--event-clock",
+        action="store_true",
+        help="advance the clock only with events, not the wall clock (tests, replays)",
+    )
+    p.add_argument("--quiet", action="store_true", help="log warnings only")
+    add_store_options(p)
+    p.set_defaults(func=run)
