@@ -1,0 +1,81 @@
+"""The store with chDB in-process: `hallkpi load` of the simulated day, and recovery
+(every stored event back into a fresh Engine), against replaying the file with
+`Engine.push_jsonl` in the same run."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from hallkpi.core import Engine
+from hallkpi.ingest.connection import Store
+from hallkpi.ingest.load import load_stream
+from hallkpi.ingest.recovery import replay_into
+from hallkpi.ingest.schema import ensure_schema
+from harness import Goal, fmt_s, fmt_speedup, race, report
+from pytest_benchmark.fixture import BenchmarkFixture
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def chdb_dir() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="hallkpi-bench-chdb-") as d:
+        yield d
+
+
+def fresh_store(root: str) -> Store:
+    store = Store(f"chdb://{root}?database=bench_{next(_names)}")
+    ensure_schema(store)
+    return store
+
+
+@pytest.mark.benchmark(group="store")
+def test_load(benchmark: BenchmarkFixture, day_lines: bytes, chdb_dir: str) -> None:
+    events = day_lines.count(b"\n")
+    timing = race(
+        benchmark,
+        lambda store: load_stream(store, io.BytesIO(day_lines)),
+        make_args=lambda: (fresh_store(chdb_dir),),
+        baselines={"replay file": lambda: Engine().push_jsonl(day_lines)},
+        rounds=3,
+    )
+    assert timing.result.events == events and timing.result.rejected == 0
+    rate = events / timing.subject_min
+    report(
+        benchmark,
+        bench="hallkpi load into chDB (523k events)",
+        measured=f"{fmt_s(timing.subject_min)} ({rate / 1000:.0f}k events/s)",
+        baseline=f"replay file {fmt_s(timing.baseline_min['replay file'])}",
+        ratio=f"{timing.ratio('replay file'):.2f}x",
+        goal=Goal("min", 300, "k events/s"),
+        value=rate / 1000,
+    )
+
+
+@pytest.mark.benchmark(group="store")
+def test_recovery(benchmark: BenchmarkFixture, day_lines: bytes, chdb_dir: str) -> None:
+    store = fresh_store(chdb_dir)
+    load_stream(store, io.BytesIO(day_lines))
+    events = day_lines.count(b"\n")
+    timing = race(
+        benchmark,
+        lambda engine: replay_into(engine, store),
+        make_args=lambda: (Engine(),),
+        baselines={"replay file": lambda: Engine().push_jsonl(day_lines)},
+        rounds=4,
+    )
+    assert timing.result.applied == events
+    rate = events / timing.subject_min
+    report(
+        benchmark,
+        bench="recovery from chDB (523k events)",
+        measured=f"{fmt_s(timing.subject_min)} ({rate / 1000:.0f}k events/s)",
+        baseline=f"replay file {fmt_s(timing.baseline_min['replay file'])}",
+        ratio=fmt_speedup(timing.speedup("replay file")),
+        goal=Goal("min", 500, "k events/s"),
+        value=rate / 1000,
+    )
