@@ -89,7 +89,8 @@ class AmiSession:
     ``receive(data)`` returns events and replies in stream order; ``action(...)``
     returns ``(action_id, bytes)`` to write. ``banner`` is the server's banner once
     read, ``authenticated`` turns true with a successful Login, ``booted`` with the
-    ``FullyBooted`` event, ``closing`` with ``Goodbye`` or ``Shutdown``.
+    ``FullyBooted`` event, ``closing`` with ``Goodbye`` or ``Shutdown`` (and
+    ``closing_reason`` says which).
     """
 
     def __init__(
@@ -111,6 +112,7 @@ class AmiSession:
         self.authenticated = False
         self.booted = False
         self.closing = False
+        self.closing_reason = ""
         self.foreign_responses = 0
 
     @property
@@ -172,6 +174,7 @@ class AmiSession:
                 self.booted = True
             elif name == "Shutdown":
                 self.closing = True
+                self.closing_reason = "Asterisk is shutting down"
         return out
 
     def _on_response(self, msg: Message, out: list[Message | Reply]) -> None:
@@ -189,4 +192,5 @@ class AmiSession:
             self.authenticated = reply.ok
         if msg.name.lower() == "goodbye":
             self.closing = True
+            self.closing_reason = "logged off"
         out.append(reply)

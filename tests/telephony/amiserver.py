@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import time
 from collections.abc import Sequence
 
@@ -59,6 +60,7 @@ class FakeAsterisk:
         seed: int = 0,
         max_piece: int = 97,
         boot: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.username, self.secret = username, secret
         self.messages = split_messages(stream)
@@ -66,6 +68,7 @@ class FakeAsterisk:
         self.rng = random.Random(seed)
         self.max_piece = max_piece
         self.boot = boot
+        self.tls = tls
         self.frozen = False
         self.port = 0
         self.logins = 0
@@ -79,7 +82,7 @@ class FakeAsterisk:
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self, port: int = 0) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -148,13 +151,14 @@ class FakeAsterisk:
                     self.action_event.set()
         except (ConnectionError, asyncio.CancelledError):
             pass
-        finally:
+        finally:  # see CuttingProxy._serve: this task must not end cancelled
             self._conns.discard(conn)
+            writer.close()
             if conn.replay is not None:
                 conn.replay.cancel()
-                await asyncio.gather(conn.replay, return_exceptions=True)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, ssl.SSLError):
+                if conn.replay is not None:
+                    await asyncio.gather(conn.replay, return_exceptions=True)
                 await writer.wait_closed()
             self._handlers.discard(task)
 
@@ -312,37 +316,44 @@ class CuttingProxy:
         await self._server.wait_closed()
 
     async def _serve(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        # A client_connected_cb task must not end cancelled: Python 3.11 would log an
+        # error and leave its transport open. So every path ends here normally.
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        sreader, swriter = await asyncio.open_connection("127.0.0.1", self.target)
-        limit = self.cut_after if self.cuts == 0 else None
-
-        async def pump(
-            src: asyncio.StreamReader, dst: asyncio.StreamWriter, budget: int | None
-        ) -> None:
-            sent = 0
-            while data := await src.read(4096):
-                if budget is not None and sent + len(data) >= budget:
-                    dst.write(data[: budget - sent])
-                    await dst.drain()
-                    self.cuts += 1
-                    self.cut_event.set()
-                    return
-                dst.write(data)
-                await dst.drain()
-                sent += len(data)
-
-        up = asyncio.create_task(pump(creader, swriter, None))
-        down = asyncio.create_task(pump(sreader, cwriter, limit))
+        pumps: list[asyncio.Task[None]] = []
+        writers = [cwriter]
         try:
-            await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
+            sreader, swriter = await asyncio.open_connection("127.0.0.1", self.target)
+            writers.append(swriter)
+            limit = self.cut_after if self.cuts == 0 else None
+            pumps += [
+                asyncio.create_task(self._pump(creader, swriter, None)),
+                asyncio.create_task(self._pump(sreader, cwriter, limit)),
+            ]
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        except (asyncio.CancelledError, ConnectionError):
             pass
         finally:
-            for t in (up, down):
-                t.cancel()
-            await asyncio.gather(up, down, return_exceptions=True)
-            for w in (cwriter, swriter):
-                w.transport.abort()
+            for writer in writers:
+                writer.transport.abort()
+            for pump in pumps:
+                pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*pumps, return_exceptions=True)
             self._tasks.discard(task)
+
+    async def _pump(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, budget: int | None
+    ) -> None:
+        sent = 0
+        while data := await src.read(4096):
+            if budget is not None and sent + len(data) >= budget:
+                dst.write(data[: budget - sent])
+                await dst.drain()
+                self.cuts += 1
+                self.cut_event.set()
+                return
+            dst.write(data)
+            await dst.drain()
+            sent += len(data)

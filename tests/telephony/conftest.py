@@ -11,8 +11,9 @@ non-threadsafe calls are reported; unclosed transports become errors through
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +35,23 @@ def shared_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found: the shared AMI captures live next to the repository")
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_asyncio_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fails a test when asyncio logged an error (a task exception never retrieved, an
+    exception in a callback): those do not raise by themselves."""
+    yield
+    errors = [
+        r.getMessage()
+        for when in ("setup", "call")
+        for r in caplog.get_records(when)
+        if r.name == "asyncio"
+        and r.levelno >= logging.ERROR
+        # the test server's side of a TLS handshake the client refused on purpose
+        and not r.getMessage().startswith("Error on transport creation for incoming")
+    ]
+    assert not errors, errors
 
 
 @pytest.fixture(scope="session")
