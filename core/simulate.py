@@ -28,6 +28,7 @@ import os
 import random
 import sys
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from operator import itemgetter
 from pathlib import Path
 from typing import Protocol
@@ -301,8 +302,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "lines as JSON-lines events (EVENTS.md), sorted by time.",
     )
     parser.add_argument(
-        "--out", required=True, metavar="FILE", help="output file; '-' for stdout; *.gz is gzipped"
+        "--out", metavar="FILE", help="output file; '-' for stdout; *.gz is gzipped"
     )
+    parser.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="publish to a broker instead (mqtt://host:1883), paced by --speed",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="with --mqtt: simulated seconds per real second (1 = real time, 0 = no pacing)",
+    )
+    parser.add_argument("--prefix", default="hallkpi/v1", help="with --mqtt: topic prefix")
     parser.add_argument("--halls", type=int, default=6, help="number of halls (default 6)")
     parser.add_argument("--date", default="2026-11-27", help="first local day, YYYY-MM-DD")
     parser.add_argument("--days", type=int, default=1, help="number of days (default 1)")
@@ -342,8 +355,34 @@ def _write(lines: Iterator[bytes], stream: _Writable) -> int:
     return count + len(batch)
 
 
+def _publish(args: argparse.Namespace) -> int:
+    """``--mqtt``: hand the events to the publisher registered for the URL's scheme in the
+    entry-point group ``hallkpi.publishers`` (hallkpi.ingest registers ``mqtt``/``mqtts``),
+    so core never imports the MQTT code."""
+    scheme = str(args.mqtt).split("://", 1)[0]
+    for ep in entry_points(group="hallkpi.publishers"):
+        if ep.name == scheme:
+            publish = ep.load()
+            events = iter_simulate(
+                halls=args.halls,
+                date=args.date,
+                days=args.days,
+                seed=args.seed,
+                tickets_per_hall=args.tickets_per_hall,
+                timezone=getattr(args, "timezone", "Asia/Shanghai"),
+            )
+            count = int(publish(events, args.mqtt, speed=args.speed, prefix=args.prefix))
+            print(f"hallkpi simulate: published {count} events to {args.mqtt}", file=sys.stderr)
+            return 0
+    raise CommandError(f"no publisher for {scheme!r} URLs (install hallkpi[server])")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hallkpi simulate``: write the lines, print a summary to stderr; exit code."""
+    if (args.out is None) == (getattr(args, "mqtt", None) is None):
+        raise CommandError("give --out FILE or --mqtt URL")
+    if getattr(args, "mqtt", None):
+        return _publish(args)
     adversarial = bool(getattr(args, "adversarial", False))
     try:
         lines = iter_lines(

@@ -149,3 +149,33 @@ def test_broker_restart_during_a_stream_loses_nothing(
     )
     assert service.snapshot()["halls"] == replay_halls(events)
     pub.close()
+
+
+def test_simulate_publishes_to_the_service(broker: Broker, service: ServiceProcess) -> None:
+    import subprocess
+    import sys
+
+    args = ["--halls", "2", "--tickets-per-hall", "60", "--seed", "4"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hallkpi.core.cli",
+            "simulate",
+            "--mqtt",
+            broker.url,
+            "--speed",
+            "0",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    events = simulate(halls=2, tickets_per_hall=60, seed=4)
+    wait_until(
+        lambda: service.snapshot()["diagnostics"]["events_applied"] >= len(events),
+        120,
+        "every simulated event applied",
+    )
+    assert service.snapshot()["halls"] == replay_halls(events)
