@@ -20,8 +20,8 @@ IN_FLIGHT = 500
 
 
 def topic_of(topics: Topics, event: dict[str, Any]) -> str:
-    kind = "calls" if str(event.get("type", "")).startswith(("call.", "agent.")) else "halls"
-    return topics.events(str(event["hall"]), kind)
+    calls = str(event.get("type", "")).startswith(("call.", "agent."))
+    return topics.events(str(event["hall"]), "calls" if calls else "halls")
 
 
 async def publish_events(
