@@ -44,10 +44,11 @@ class HallFilter:
 
 @dataclass
 class Handled:
-    """What one message produced."""
+    """What one message produced; ``hall`` is the topic's hall when events applied."""
 
     applied: list[dict[str, Any]] = field(default_factory=list)
     deadletters: list[bytes] = field(default_factory=list)
+    hall: str | None = None
 
 
 @dataclass
@@ -118,6 +119,8 @@ class HallService:
                 self._reject(out, str(exc), topic, _encode(event))
         if decoded.events:
             c.events_late += self.engine.diagnostics()["late_events"] - late_before
+        if out.applied:
+            out.hall = hall
         return out
 
     def _reject(self, out: Handled, reason: str, topic: str, payload: bytes) -> None:
@@ -129,21 +132,22 @@ class HallService:
 
     def status(self, hall: str) -> dict[str, Any]:
         """The retained status document of a hall: its ``now`` row plus ``ts``."""
-        doc = dict(self.engine.hall(hall)["now"])
+        doc = self.engine.gauges(hall)
         if self.extra_status is not None:
             self.extra_status(hall, doc)
         doc["ts"] = self.engine.now
         return doc
 
-    def tick(self, now_ms: int) -> Tick:
-        """Advances the clock to ``now_ms`` and collects what is due."""
+    def tick(self, now_ms: int, wall_ms: int | None = None) -> Tick:
+        """Advances the clock to ``now_ms`` and collects what is due; statuses are rate
+        limited by ``wall_ms`` (default ``now_ms``), a clock that moves in real time."""
         out = Tick()
         changes = self.engine.advance(now_ms)
         self.counters.alerts += len(changes)
         out.alert_changes = changes
         for change in changes:
             out.messages.append((self.topics.alerts(change["hall"]), _encode(change), False))
-        out.messages.extend(self.due_statuses(now_ms))
+        out.messages.extend(self.due_statuses(now_ms if wall_ms is None else wall_ms))
         if self._last_kpis_ms is None or now_ms - self._last_kpis_ms >= self.kpi_interval_ms:
             self._last_kpis_ms = now_ms
             out.write_kpis = True
@@ -152,7 +156,8 @@ class HallService:
     def due_statuses(
         self, now_ms: int, halls: Iterable[str] | None = None
     ) -> list[tuple[str, bytes, bool]]:
-        """Retained statuses of halls whose gauges changed, at most once per interval."""
+        """Retained statuses of halls whose gauges changed, at most once per interval
+        (``now_ms`` is the rate-limiting clock)."""
         out = []
         for hall in halls if halls is not None else self.engine.halls():
             if not self.halls.owns(hall):

@@ -49,6 +49,10 @@ SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and unacknowledged
 RECEIVE_MAXIMUM = 65535  # unacknowledged messages in flight towards us
 
 
+def _wall_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
 def events_to_columns(events: Sequence[dict[str, Any]], clock: ArrivalClock) -> dict[str, Any]:
     """Store columns of engine-valid event dicts, ``ingest_seq`` in arrival order."""
     try:
@@ -195,6 +199,9 @@ class Service:
         handled = self.core.handle(topic, payload)
         for letter in handled.deadletters:
             self._publish(self.topics.deadletter, letter)
+        if handled.hall is not None:  # the status at once when due, else on the next tick
+            for t, body, retain in self.core.due_statuses(_wall_ms(), [handled.hall]):
+                self._publish(t, body, retain=retain)
         assert self.acks is not None
         await self.acks.submit(handled.applied)
         return 0  # success: PUBACK now
@@ -214,7 +221,7 @@ class Service:
     def tick(self) -> None:
         """Advances the clock and publishes and stores what is due."""
         now = self._now_ms()
-        t = self.core.tick(now)
+        t = self.core.tick(now, _wall_ms())
         for topic, payload, retain in t.messages:
             self._publish(topic, payload, retain=retain)
         if self.writer is not None:

@@ -423,6 +423,20 @@ class PyEngine {
     return owner;
   }
 
+  // The `now` row of one hall only (cheap: for live status documents).
+  py::object gauges(const std::string& name) {
+    int64_t h = engine_.find_hall(name);
+    if (h < 0) throw py::key_error("no hall named '" + name + "'");
+    Keys& k = keys();
+    PyObject* g = PyDict_New();
+    py::object owner = py::reinterpret_steal<py::object>(g);
+    for (const auto& info : kKpis)
+      if (info.scope == Scope::Gauge)
+        set_steal(g, k.kpi[static_cast<size_t>(info.kpi)],
+                  number(engine_.gauge(static_cast<size_t>(h), info.kpi), info.integer));
+    return owner;
+  }
+
   py::object hall(const std::string& name) {
     int64_t h = engine_.find_hall(name);
     if (h < 0) throw py::key_error("no hall named '" + name + "'");
@@ -653,6 +667,7 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("alerts_dropped", &PyEngine::alerts_dropped,
                              "Alert changes dropped because nobody drained them.")
       .def("hall", &PyEngine::hall, py::arg("name"), "One hall's part of the snapshot.")
+      .def("gauges", &PyEngine::gauges, py::arg("name"), "One hall's `now` row.")
       .def("snapshot", &PyEngine::snapshot, "The KPIS.md snapshot document as dicts.")
       .def("snapshot_json", &PyEngine::snapshot_json, "The KPIS.md snapshot document as JSON text.")
       .def("snapshot_columns", &PyEngine::snapshot_columns, "One row per hall x horizon.")

@@ -91,7 +91,11 @@ def test_status_alerts_and_dead_letters(broker: Broker, service: ServiceProcess)
     alert = next(a for a in seen.on(f"{PREFIX}/halls/yuhua/alerts") if a["state"] == "firing")
     assert alert["alert"] == "congestion" and alert["value"] == 9.0
     # A late subscriber gets the retained status, equal to the HTTP answer.
-    wait_until(lambda: bool(seen.on(f"{PREFIX}/halls/yuhua/status")), 30, "a status")
+    wait_until(
+        lambda: any(m["waiting"] == 9 for m in seen.on(f"{PREFIX}/halls/yuhua/status")),
+        30,
+        "the status after the last event",
+    )
     late = Collector(broker, [f"{PREFIX}/halls/yuhua/status"])
     wait_until(lambda: bool(late.messages), 30, "the retained status")
     _, status, retained = late.messages[0]
