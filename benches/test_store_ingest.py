@@ -7,12 +7,13 @@ from __future__ import annotations
 import io
 import itertools
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
 from hallkpi.core import Engine
 from hallkpi.ingest.connection import Store
-from hallkpi.ingest.load import load_stream
+from hallkpi.ingest.load import LoadReport, load_stream
 from hallkpi.ingest.recovery import replay_into
 from hallkpi.ingest.schema import ensure_schema
 from harness import Goal, fmt_s, fmt_speedup, race, report
@@ -34,21 +35,32 @@ def fresh_store(root: str) -> Store:
 
 
 @pytest.mark.benchmark(group="store")
-def test_load(benchmark: BenchmarkFixture, day_lines: bytes, chdb_dir: str) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_load(benchmark: BenchmarkFixture, day_lines: bytes, chdb_dir: str, workers: int) -> None:
     events = day_lines.count(b"\n")
+    cpu: list[float] = []
+
+    def load(store: Store) -> LoadReport:
+        c0 = time.process_time()  # every thread of this process, chDB's included
+        report = load_stream(store, io.BytesIO(day_lines), workers=workers)
+        cpu.append(time.process_time() - c0)
+        return report
+
     timing = race(
         benchmark,
-        lambda store: load_stream(store, io.BytesIO(day_lines)),
+        load,
         make_args=lambda: (fresh_store(chdb_dir),),
         baselines={"replay file": lambda: Engine().push_jsonl(day_lines)},
         rounds=3,
     )
     assert timing.result.events == events and timing.result.rejected == 0
     rate = events / timing.subject_min
+    where = "in-process" if workers == 0 else f"{workers} parsing processes"
     report(
         benchmark,
-        bench="hallkpi load into chDB (523k events)",
-        measured=f"{fmt_s(timing.subject_min)} ({rate / 1000:.0f}k events/s)",
+        bench=f"hallkpi load into chDB (523k events, {where})",
+        measured=f"{fmt_s(timing.subject_min)} ({rate / 1000:.0f}k events/s, "
+        f"this process's cpu {fmt_s(min(cpu) / events)}/event)",
         baseline=f"replay file {fmt_s(timing.baseline_min['replay file'])}",
         ratio=f"{timing.ratio('replay file'):.2f}x",
         goal=Goal("min", 300, "k events/s"),

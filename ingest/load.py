@@ -1,9 +1,10 @@
 """``hallkpi load EVENTS.jsonl --store URL``: bulk load of a JSON-lines file of events.
 
 Each chunk of lines is validated by a throwaway Engine (the engine decides what is
-valid, so the store holds exactly what ``hallkpi replay FILE`` applies), decoded into
-columns (:mod:`jsonl`), de-duplicated by ``id`` (first valid arrival wins, as in the
-engine) and written through the :class:`StoreWriter`. Rejected and duplicate arrivals
+valid, so the store holds exactly what ``hallkpi replay FILE`` applies) and decoded into
+columns (:mod:`load_chunk`, in worker processes for big inputs); here the chunks are
+taken in file order, de-duplicated by ``id`` across chunks (first valid arrival wins,
+as in the engine) and written through the :class:`StoreWriter`. Rejected and duplicate arrivals
 go to ``dead_letters`` keyed by ``(source, position)``, where ``source`` is the SHA-256
 of the file's bytes: loading the same file twice changes nothing.
 """
@@ -12,24 +13,27 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
+import os
 import sys
 import tempfile
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import IO, Any
 
-import msgspec
 import numpy as np
 from hallkpi.core.cli import CommandError
 from hallkpi.core.config import EngineConfig, load_config
-from hallkpi.core.engine import Engine
 from hallkpi.core.progress import Progress
 from hallkpi.core.replay import _open, iter_chunks
 from hallkpi.ingest.cli_options import add_store_options, store_from_args
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreError
-from hallkpi.ingest.jsonl import decode_events, event_columns, lenient
+from hallkpi.ingest.jsonl import take
+from hallkpi.ingest.load_chunk import POSITION_BITS, ChunkResult, parse_chunk
 from hallkpi.ingest.native import PackedStrings
 from hallkpi.ingest.schema import ensure_schema
 from hallkpi.ingest.spool import Spool
@@ -37,29 +41,8 @@ from hallkpi.ingest.writer import StoreWriter, WriterConfig
 
 SHOWN_REJECTIONS = 10
 PAYLOAD_KEEP = 4096  # bytes of a rejected line kept in dead_letters (as the MQTT dead letter)
-POSITION_BITS = 16  # position = line << 16 | element of an array line
-LOAD_WRITER = WriterConfig(max_rows=200_000, max_pending_rows=1_000_000)
-
-
-class Validator:
-    """Engine validation only: a throwaway engine whose state nobody reads."""
-
-    def __init__(self, max_payload_bytes: int = 262144) -> None:
-        self.max_payload_bytes = max_payload_bytes
-        self.engine = Engine(
-            horizons_s=(86400,),
-            pane_ms=86_400_000,
-            alert_rules=(),
-            max_payload_bytes=max_payload_bytes,
-        )
-
-    def lines(self, chunk: bytes) -> list[tuple[int, str]]:
-        """Rejected lines of ``chunk``: (line, 1-based; reason)."""
-        return list(self.engine.push_jsonl(chunk).rejections)
-
-    def elements(self, line: bytes) -> list[tuple[int, str]]:
-        """Rejected elements of an array line: (element, 0-based; reason)."""
-        return list(self.engine.push_json(line).rejections)
+LOAD_WRITER = WriterConfig(max_rows=100_000, max_pending_rows=1_000_000)
+PARALLEL_FROM_BYTES = 32 << 20  # smaller inputs are parsed in-process
 
 
 @dataclass
@@ -79,141 +62,112 @@ DeadLetter = tuple[int, int, int, str, str, str, str, bytes]
 """position, ingest_seq, ts, kind, hall, id, reason, payload."""
 
 
-class _DeadLetters:
-    def __init__(self) -> None:
-        self.rows: list[DeadLetter] = []
-
-    def add(self, row: DeadLetter) -> None:
-        self.rows.append((*row[:7], row[7][:PAYLOAD_KEEP]))
-
-    def columns(self, source: str) -> dict[str, Any]:
-        r = self.rows
-        return {
-            "source": PackedStrings.from_strs([source] * len(r)),
-            "position": np.array([x[0] for x in r], np.uint64),
-            "ingest_seq": np.array([x[1] for x in r], np.uint64),
-            "ts": np.array([x[2] for x in r], np.int64),
-            "kind": PackedStrings.from_strs([x[3] for x in r]),
-            "hall": PackedStrings.from_strs([x[4] for x in r]),
-            "id": PackedStrings.from_strs([x[5] for x in r]),
-            "reason": PackedStrings.from_strs([x[6] for x in r]),
-            "payload": PackedStrings.from_bytes([x[7] for x in r]),
-        }
+def _dead_letter_columns(rows: list[DeadLetter], source: str) -> dict[str, Any]:
+    return {
+        "source": PackedStrings.from_strs([source] * len(rows)),
+        "position": np.array([x[0] for x in rows], np.uint64),
+        "ingest_seq": np.array([x[1] for x in rows], np.uint64),
+        "ts": np.array([x[2] for x in rows], np.int64),
+        "kind": PackedStrings.from_strs([x[3] for x in rows]),
+        "hall": PackedStrings.from_strs([x[4] for x in rows]),
+        "id": PackedStrings.from_strs([x[5] for x in rows]),
+        "reason": PackedStrings.from_strs([x[6] for x in rows]),
+        "payload": PackedStrings.from_bytes([x[7][:PAYLOAD_KEEP] for x in rows]),
+    }
 
 
 class Loader:
-    """Loads chunks of JSON lines into a writer; keeps the dedup set and the clock."""
+    """Takes chunk results in file order: shifts their positions, de-duplicates ids
+    across chunks, stamps arrivals (``ingest_seq`` = start ns + arrival number) and
+    hands the rows to the writer."""
 
-    def __init__(self, writer: StoreWriter, validator: Validator) -> None:
+    def __init__(self, writer: StoreWriter) -> None:
         self.writer = writer
-        self.validator = validator
         self.report = LoadReport()
-        self.dead = _DeadLetters()
+        self.dead: list[DeadLetter] = []
         self.seen: set[str] = set()
         self.base = time.time_ns()
         self.arrivals = 0
         self.clock = 0  # largest valid ts so far (stamps rejected lines)
         self.sha = hashlib.sha256()
 
-    def chunk(self, data: bytes) -> None:
-        self.sha.update(data)
-        first = self.report.lines  # lines before this chunk
-        rejected = dict(self.validator.lines(data))
-        lines = data.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
-        self.report.lines += len(lines)
-        if not rejected and data[:1] == b"{" and data.count(b"\n{") >= len(lines) - 1:
-            # every line an object, none rejected: the common case, without a Python loop
-            self._flush_plain(lines, list(range(first + 1, first + len(lines) + 1)))
-            return
-        plain: list[bytes] = []
-        where: list[int] = []  # line number (1-based, global) of each event of `plain`
-        for i, line in enumerate(lines, 1):
-            head = line.lstrip()[:1]
-            if head == b"[":
-                self._flush_plain(plain, where)
-                self._array(first + i, line)
-            elif i in rejected:
-                self._flush_plain(plain, where)
-                self._reject(first + i, 0, rejected[i], line)
-            elif head:
-                plain.append(line)
-                where.append(first + i)
-        self._flush_plain(plain, where)
-
-    def _flush_plain(self, lines: list[bytes], where: list[int]) -> None:
-        if lines:
-            self._events(decode_events(lines), [w << POSITION_BITS for w in where])
-            lines.clear()
-            where.clear()
-
-    def _array(self, line_no: int, line: bytes) -> None:
-        bad = dict(self.validator.elements(line))
-        try:
-            items = msgspec.json.decode(line)
-            whole = len(line) > self.validator.max_payload_bytes or not isinstance(items, list)
-        except msgspec.DecodeError:
-            whole = True
-        if whole:  # the engine rejected the payload as a whole
-            for _, reason in sorted(bad.items()):
-                self._reject(line_no, 0, reason, line)
-            return
-        events, positions = [], []
-        for k, item in enumerate(items):
-            if k in bad:
-                self._reject(line_no, k, bad[k], line)
+    def add(self, r: ChunkResult) -> None:
+        line0, seq0 = self.report.lines << POSITION_BITS, self.base + self.arrivals
+        self.sha.update(r.digest)
+        for d in r.dead:
+            ts = d.ts if d.kind == "duplicate" else max(self.clock, d.clock, 0)
+            if d.kind == "rejected":
+                self.report.rejected += 1
+                self.report.rejections.append(((line0 + d.position) >> POSITION_BITS, d.reason))
             else:
-                events.append(lenient(item))
-                positions.append((line_no << POSITION_BITS) | k)
-        self._events(events, positions)
+                self.report.duplicates += 1
+            row = (line0 + d.position, seq0 + d.arrival, ts, d.kind, d.hall, d.id, d.reason)
+            self.dead.append((*row, d.payload))
+        if r.columns is not None:
+            self._events(r, line0, seq0)
+        self.clock = max(self.clock, r.max_ts)
+        self.report.lines += r.lines
+        self.arrivals += r.arrivals
 
-    def _reject(self, line_no: int, element: int, reason: str, payload: bytes) -> None:
-        self.report.rejected += 1
-        self.report.rejections.append((line_no, reason))
-        seq = self.base + self.arrivals
-        self.arrivals += 1
-        position = (line_no << POSITION_BITS) | element
-        self.dead.add((position, seq, self.clock, "rejected", "", "", reason, payload))
-
-    def _events(self, events: list[Any], positions: list[int]) -> None:
-        if not events:
-            return
-        n = len(events)
-        seqs = np.arange(self.base + self.arrivals, self.base + self.arrivals + n, dtype=np.uint64)
-        self.arrivals += n
-        seen, keep = self.seen, np.ones(n, bool)
-        ids = list(map(attrgetter("id"), events))
-        fresh = set(ids)
-        if len(fresh) == n and seen.isdisjoint(fresh):
-            seen |= fresh
-        else:  # some id repeats: find the arrivals that are not first
-            seen_add = seen.add
-            for k, id_ in enumerate(ids):
-                if id_ in seen:
-                    keep[k] = False
-                    e = events[k]
-                    row = (positions[k], int(seqs[k]), e.ts, "duplicate", e.hall, id_, "", b"")
-                    self.dead.add(row)
-                else:
-                    seen_add(id_)
-            self.report.duplicates += int(n - keep.sum())
-            events = [e for e, k in zip(events, keep.tolist(), strict=True) if k]
-            seqs = seqs[keep]
-        if not events:
-            return
-        cols, order = event_columns(events)
-        cols["ingest_seq"] = seqs[order]
-        if events:
-            self.clock = max(self.clock, int(cols["ts"].max()))
-        self.report.events += len(events)
+    def _events(self, r: ChunkResult, line0: int, seq0: int) -> None:
+        cols = r.columns
+        assert cols is not None
+        fresh = set(r.ids)
+        if not self.seen.isdisjoint(fresh):  # ids seen in an earlier chunk
+            keep = np.fromiter((i not in self.seen for i in r.ids), bool, len(r.ids))
+            halls = cols["hall"].to_list()
+            for k in np.flatnonzero(~keep).tolist():
+                row = (
+                    line0 + int(r.positions[k]),
+                    seq0 + int(cols["ingest_seq"][k]),
+                    int(cols["ts"][k]),
+                    "duplicate",
+                    halls[k],
+                    r.ids[k],
+                    "",
+                )
+                self.dead.append((*row, b""))
+            self.report.duplicates += int((~keep).sum())
+            self.dead.sort(key=lambda d: d[1])
+            cols = take(cols, keep)
+        self.seen |= fresh
+        cols["ingest_seq"] = cols["ingest_seq"] + np.uint64(seq0)
+        self.report.events += len(cols["ts"])
         self.writer.add("events", cols)
 
     def finish(self) -> LoadReport:
         self.report.source = "file:" + self.sha.hexdigest()[:32]
-        if self.dead.rows:
-            self.writer.add("dead_letters", self.dead.columns(self.report.source))
+        if self.dead:
+            self.writer.add("dead_letters", _dead_letter_columns(self.dead, self.report.source))
         return self.report
+
+
+def chunk_results(
+    chunks: Iterator[bytes], *, max_payload_bytes: int, workers: int
+) -> Iterator[ChunkResult]:
+    """Parsed chunks in order: in-process, or by ``workers`` processes (forkserver)."""
+    if workers <= 0:
+        for data in chunks:
+            yield parse_chunk(data, max_payload_bytes)
+        return
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["hallkpi.ingest.load_chunk"])
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        pending: deque[Future[ChunkResult]] = deque()
+        for data in chunks:
+            pending.append(pool.submit(parse_chunk, data, max_payload_bytes))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def default_workers(size: int | None) -> int:
+    """Worker processes for an input of ``size`` bytes (None: unknown, e.g. stdin)."""
+    cpus = os.cpu_count() or 1
+    if cpus < 2 or (size is not None and size < PARALLEL_FROM_BYTES):
+        return 0
+    return min(cpus, 4)
 
 
 def load_stream(
@@ -224,18 +178,24 @@ def load_stream(
     max_payload_bytes: int = 262144,
     spool_dir: str | None = None,
     config: WriterConfig = LOAD_WRITER,
+    workers: int | None = 0,
 ) -> LoadReport:
-    """Loads every line of ``stream`` into ``store`` (creating the schema if needed)."""
+    """Loads every line of ``stream`` into ``store`` (creating the schema if needed).
+    ``workers``: processes parsing chunks (0: in this process; None: chosen by size).
+    With workers the calling script needs the usual ``if __name__ == "__main__":``
+    guard of multiprocessing."""
     t0 = time.perf_counter()
     ensure_schema(store)
+    n = default_workers(size) if workers is None else workers
     with tempfile.TemporaryDirectory(prefix="hallkpi-spool-") as tmp:
         spool = Spool(spool_dir or tmp)
         writer = StoreWriter(store, spool, config)
-        loader = Loader(writer, Validator(max_payload_bytes))
+        loader = Loader(writer)
         try:
             with Progress(size, "load", min_total=16 << 20) as progress:
-                for data in iter_chunks(stream, progress):
-                    loader.chunk(data)
+                chunks = iter_chunks(stream, progress)
+                for result in chunk_results(chunks, max_payload_bytes=max_payload_bytes, workers=n):
+                    loader.add(result)
             report = loader.finish()
         finally:
             writer.close()
@@ -263,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
             size=size,
             max_payload_bytes=config.max_payload_bytes,
             spool_dir=args.spool,
+            workers=args.workers,
         )
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
@@ -299,6 +260,9 @@ def register(subparsers: Any) -> None:
     add_store_options(p)
     p.add_argument("--config", metavar="FILE", help="TOML configuration (engine payload limit)")
     p.add_argument("--rejects", metavar="FILE", help="write every rejected line: LINE<TAB>REASON")
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="parsing processes (default: 0 below 32 MB)"
+    )
     p.add_argument(
         "--spool", metavar="DIR", help="keep blocks the store refused here (default: temporary)"
     )
