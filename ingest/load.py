@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -35,7 +35,7 @@ from hallkpi.ingest.errors import StoreError
 from hallkpi.ingest.jsonl import take
 from hallkpi.ingest.load_chunk import POSITION_BITS, ChunkResult, parse_chunk
 from hallkpi.ingest.native import PackedStrings
-from hallkpi.ingest.schema import ensure_schema
+from hallkpi.ingest.schema import ensure_schema, layout_options
 from hallkpi.ingest.spool import Spool
 from hallkpi.ingest.writer import StoreWriter, WriterConfig
 
@@ -179,13 +179,15 @@ def load_stream(
     spool_dir: str | None = None,
     config: WriterConfig = LOAD_WRITER,
     workers: int | None = 0,
+    cluster: str | None = None,
+    ttl_days: Mapping[str, int] | None = None,
 ) -> LoadReport:
     """Loads every line of ``stream`` into ``store`` (creating the schema if needed).
     ``workers``: processes parsing chunks (0: in this process; None: chosen by size).
     With workers the calling script needs the usual ``if __name__ == "__main__":``
-    guard of multiprocessing."""
+    guard of multiprocessing. ``cluster``/``ttl_days``: how a missing schema is made."""
     t0 = time.perf_counter()
-    ensure_schema(store)
+    ensure_schema(store, cluster=cluster, ttl_days=ttl_days)
     n = default_workers(size) if workers is None else workers
     with tempfile.TemporaryDirectory(prefix="hallkpi-spool-") as tmp:
         spool = Spool(spool_dir or tmp)
@@ -213,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
     store = store_from_args(args)
     try:
         config = load_config(args.config) if args.config else EngineConfig()
+        cluster, ttl_days = layout_options(config.raw)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     stream, size = _open(args.events)
@@ -224,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
             max_payload_bytes=config.max_payload_bytes,
             spool_dir=args.spool,
             workers=args.workers,
+            cluster=args.cluster or cluster,
+            ttl_days=ttl_days,
         )
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
@@ -258,7 +263,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("events", metavar="EVENTS.jsonl", help="file of events; - for stdin; .gz ok")
     add_store_options(p)
-    p.add_argument("--config", metavar="FILE", help="TOML configuration (engine payload limit)")
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML configuration ([engine] payload limit, [store])"
+    )
+    p.add_argument(
+        "--cluster", metavar="NAME", help="create a missing schema ON CLUSTER NAME (replicated)"
+    )
     p.add_argument("--rejects", metavar="FILE", help="write every rejected line: LINE<TAB>REASON")
     p.add_argument(
         "--workers", type=int, metavar="N", help="parsing processes (default: 0 below 32 MB)"

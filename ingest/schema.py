@@ -272,6 +272,32 @@ def all_statements(layout: Layout) -> list[Statement]:
     return bootstrap(layout) + [s for m in MIGRATIONS for s in m.statements(layout)]
 
 
+def layout_options(doc: Mapping[str, object]) -> tuple[str | None, dict[str, int]]:
+    """``(cluster, ttl_days)`` from the ``[store]`` section of a configuration::
+
+    [store]
+    cluster = "halls"            # ON CLUSTER DDL, Replicated + Distributed tables
+    [store.ttl_days]
+    events = 400                 # days; absent or 0 = keep forever
+    hall_kpis = 90
+    """
+    section = doc.get("store", {})
+    if not isinstance(section, Mapping):
+        raise StoreConfigError("[store] must be a table")
+    unknown = set(section) - {"cluster", "ttl_days"}
+    if unknown:
+        raise StoreConfigError(f"unknown [store] keys {sorted(unknown)} (known: cluster, ttl_days)")
+    cluster = section.get("cluster")
+    if cluster is not None and not isinstance(cluster, str):
+        raise StoreConfigError("store.cluster must be a cluster name")
+    ttl = section.get("ttl_days", {})
+    if not isinstance(ttl, Mapping):
+        raise StoreConfigError("[store.ttl_days] must be a table of days per table")
+    days = dict(ttl)
+    Layout("x", cluster, days)  # checks names and values
+    return cluster, days
+
+
 def applied_versions(store: Store) -> set[int]:
     rows = store.rows(f"SELECT DISTINCT version FROM {store.table(MIGRATIONS_TABLE.name)}")
     return {int(r[0]) for r in rows}

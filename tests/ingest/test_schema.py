@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hallkpi.core import Engine
+from hallkpi.core.cli import main
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.schema import (
@@ -16,6 +19,7 @@ from hallkpi.ingest.schema import (
     Layout,
     all_statements,
     ensure_schema,
+    layout_options,
 )
 
 
@@ -141,3 +145,28 @@ def test_layout_refuses_bad_names_and_ttls() -> None:
         Layout("tax", ttl_days={"nope": 3})
     with pytest.raises(StoreConfigError):
         Layout("tax", ttl_days={"events": -1})
+
+
+def test_store_section_of_the_configuration(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert layout_options({}) == (None, {})
+    doc = {"store": {"cluster": "halls", "ttl_days": {"events": 400}}}
+    assert layout_options(doc) == ("halls", {"events": 400})
+    for bad in ({"store": {"clusters": "x"}}, {"store": {"ttl_days": {"events": "1y"}}}):
+        with pytest.raises(StoreConfigError):
+            layout_options(bad)
+    cfg = tmp_path / "hallkpi.toml"
+    cfg.write_text("[store.ttl_days]\nevents = 30\n")
+    events = tmp_path / "e.jsonl"
+    events.write_text(
+        '{"id":"a","type":"window.closed","ts":1764205200000,"hall":"h","window":"w"}\n'
+    )
+    url = f"chdb://{store.url.path}?database={store.database}"
+    assert main(["load", str(events), "--store", url, "--config", str(cfg)]) == 0
+    ddl = store.rows(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+        "AND name = 'events'",
+        {"db": store.database},
+    )[0][0]
+    assert "TTL ts + toIntervalDay(_CAST(30, 'UInt32'))" in ddl
