@@ -216,3 +216,16 @@ def test_bad_columns_are_refused_at_add(store: Store, tmp_path: Path) -> None:
         w.add("nope", {})
     with pytest.raises(ValueError, match="lengths"):
         w.add("events", {**events(0, 2), "ts": np.zeros(3, np.int64)})
+
+
+def test_the_password_never_shows(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    secret = "pw-Secret-4711"
+    down = Store(f"http://reader@127.0.0.1:{closed_port()}/hallkpi", password=secret)
+    with pytest.raises(StoreUnavailable) as err:
+        down.rows("SELECT 1")
+    w = StoreWriter(down, Spool(tmp_path), FAST)
+    w.add_events(events(0, 3))
+    w.close(30)
+    shown = [str(err.value), repr(down), str(down.url), w.stats.last_error or "", caplog.text]
+    assert all(secret not in text for text in shown)
+    assert "reader@127.0.0.1" in str(err.value)
