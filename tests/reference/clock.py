@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -46,9 +47,22 @@ def local_day(tz: ZoneInfo, ts_ms: int) -> int:
 
 
 def local_midnight_ms(tz: ZoneInfo, ts_ms: int) -> int:
-    """Epoch milliseconds of the local midnight that starts the day of ``ts_ms``."""
-    day = local_day(tz, ts_ms)
-    guess = day * 86400 - _offset_s_safe(tz, ts_ms // 1000)
-    # The offset at midnight may differ from the one at ts (a DST change during the day).
-    midnight = day * 86400 - _offset_s_safe(tz, guess)
-    return midnight * 1000
+    """Epoch milliseconds of the local midnight that starts the day of ``ts_ms``.
+
+    That is the first instant whose local date is that day: where a DST change skips
+    midnight (America/Santiago), the day starts at the change; where it repeats the
+    hour after midnight (America/Havana in November), at the first midnight.
+    """
+    return _day_start_s(tz, local_day(tz, ts_ms)) * 1000
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_start_s(tz: ZoneInfo, day: int) -> int:
+    lo, hi = day * 86400 - 30 * 3600, day * 86400 + 30 * 3600
+    while lo < hi:  # first second whose local day is >= day (local days never go back)
+        mid = (lo + hi) // 2
+        if (mid + _offset_s_safe(tz, mid)) // 86400 >= day:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

@@ -16,6 +16,11 @@ PERCENTILE_FIELDS = frozenset({"wait_p50_s", "wait_p90_s", "handle_p90_s"})
 REL_TOL = 1e-9
 
 
+def _short(x: object, limit: int = 160) -> str:
+    text = repr(x)
+    return text if len(text) <= limit else text[: limit - 5] + " ...}"
+
+
 def _is_number(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -38,13 +43,13 @@ def diff(actual: Any, expected: Any, path: str = "") -> list[str]:
         for key in expected:
             sub = f"{path}.{key}" if path else str(key)
             if key not in actual:
-                out.append(f"{sub}: missing (expected {expected[key]!r})")
+                out.append(f"{sub}: missing (expected {_short(expected[key])})")
             else:
                 out.extend(diff(actual[key], expected[key], sub))
         for key in actual:
             if key not in expected:
                 sub = f"{path}.{key}" if path else str(key)
-                out.append(f"{sub}: unexpected (actual {actual[key]!r})")
+                out.append(f"{sub}: unexpected (actual {_short(actual[key])})")
         return out
     if isinstance(expected, (list, tuple)):
         if not isinstance(actual, (list, tuple)):

@@ -114,13 +114,14 @@ class ReferenceEngine:
             )
             for r in rules
         ]
-        # Sliding horizons kept: the output ones plus any a rule or guard names.
-        sliding = set(self.horizons_s)
-        for r in self.rules:
+        for r in self.rules:  # every horizon a rule names must parse
             for h in (r.horizon, *(() if r.guard is None else (r.guard[1],))):
                 if h not in ("now", "today"):
-                    sliding.add(horizon_seconds(h))
-        self.longest_s = max(sliding)
+                    horizon_seconds(h)
+        # "The longest sliding horizon" is read literally: the longest configured one.
+        # A horizon kept only for a rule (or the hour of est_wait_s) does not extend it,
+        # so a late event adds nothing to those figures either.
+        self.longest_s = max(self.horizons_s)
 
         self.now = 0
         self.halls: dict[str, None] = dict.fromkeys(self.configured_windows)
@@ -216,7 +217,8 @@ class ReferenceEngine:
         try:
             text = payload.decode("utf-8")
             doc = json.loads(text, parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
+            _check_unicode(doc)
+        except (UnicodeError, ValueError, RecursionError) as exc:
             reject(f"invalid JSON: {exc}")
             return index + 1
         items = doc if isinstance(doc, list) else [doc]
@@ -574,6 +576,20 @@ class ReferenceEngine:
             if new == "firing":
                 self.fired.append((hall, self.now))
                 cache.clear()  # alerts_fired changed
+
+
+def _check_unicode(doc: Any) -> None:
+    """A lone surrogate escape ("\\ud800") anywhere makes the payload invalid text."""
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
 
 
 def _reject_constant(name: str) -> Any:
