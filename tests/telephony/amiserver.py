@@ -5,7 +5,8 @@ It answers what the live captures show Asterisk 22.10.1 answering: Login (succes
 with ``FullyBooted``; a wrong secret gets ``Response: Error`` and the socket is
 closed), Ping, QueueStatus (a configurable snapshot), Events, Command, QueuePause
 without its parameters, unknown actions, Logoff (``Goodbye``, then close). After a
-login it replays ``stream`` (captured bytes) in batches of whole messages, each batch
+login it replays ``stream`` (captured bytes; a list: one per login) in batches of whole
+messages, each batch
 written in randomly sized pieces so that the client sees every kind of split; the
 replies to actions go between batches, never inside a message. ``freeze()`` makes it
 a frozen Asterisk: sockets stay open, nothing is answered. ``restart()`` drops every
@@ -44,6 +45,7 @@ class _Conn:
         self.writer = writer
         self.lock = asyncio.Lock()
         self.authenticated = False
+        self.stream = -1  # which of the server's streams this connection replays
         self.replay: asyncio.Task[None] | None = None
 
 
@@ -55,20 +57,23 @@ class FakeAsterisk:
         *,
         username: str = "kpi",
         secret: str = "kpisecret",
-        stream: bytes = b"",
+        stream: bytes | Sequence[bytes] = b"",
         queue_status: Sequence[Fields] = (),
         seed: int = 0,
         max_piece: int = 97,
         boot: bool = True,
         tls: ssl.SSLContext | None = None,
+        replay_after: str = "login",
     ) -> None:
         self.username, self.secret = username, secret
-        self.messages = split_messages(stream)
+        streams = [stream] if isinstance(stream, bytes) else list(stream)
+        self.streams = [split_messages(data) for data in streams]  # one per login
         self.queue_status = list(queue_status)
         self.rng = random.Random(seed)
         self.max_piece = max_piece
         self.boot = boot
         self.tls = tls
+        self.replay_after = replay_after.lower()  # "login", or "queuestatus" (deterministic)
         self.frozen = False
         self.port = 0
         self.logins = 0
@@ -149,6 +154,8 @@ class FakeAsterisk:
                     if not await self._action(conn, msg):
                         return
                     self.action_event.set()
+                    if msg.name.lower() == self.replay_after and conn.replay is None:
+                        self._start_replay(conn)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:  # see CuttingProxy._serve: this task must not end cancelled
@@ -202,8 +209,7 @@ class FakeAsterisk:
                         ]
                     ),
                 )
-            if self.messages:
-                conn.replay = asyncio.create_task(self._replay(conn))
+            conn.stream = self.logins - 1
             self.login_event.set()
         elif name == "ping":
             await self._send(
@@ -272,8 +278,12 @@ class FakeAsterisk:
             )
         return True
 
-    async def _replay(self, conn: _Conn) -> None:
-        rng, todo = self.rng, list(self.messages)
+    def _start_replay(self, conn: _Conn) -> None:
+        if 0 <= conn.stream < len(self.streams) and self.streams[conn.stream]:
+            conn.replay = asyncio.create_task(self._replay(conn, conn.stream))
+
+    async def _replay(self, conn: _Conn, index: int) -> None:
+        rng, todo = self.rng, list(self.streams[index])
         while todo:
             take = rng.randint(1, 4)
             batch, todo = b"".join(todo[:take]), todo[take:]

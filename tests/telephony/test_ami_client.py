@@ -162,7 +162,7 @@ def test_a_connection_cut_mid_message(run: Runner[None], small_capture: bytes) -
             async for msg in ami:
                 got.append(msg)
 
-        pbx = FakeAsterisk(stream=small_capture, seed=3)
+        pbx = FakeAsterisk(stream=[small_capture, small_capture], seed=3)
         async with pbx, CuttingProxy(pbx.port, cut_after=2000) as proxy:
             async with AmiClient(server_at(proxy.port), QUICK) as ami:
                 with pytest.raises(AmiConnectionLost, match="closed the connection"):
