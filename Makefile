@@ -79,11 +79,12 @@ bench: install
 	$(PY) -m pytest benches -q -p no:cacheprovider --benchmark-columns=min,median,ops --benchmark-sort=name
 	$(MAKE) cpp-bench
 
-# The main job. At this stage: simulate a day of several halls and replay it.
-demo: install
-	@mkdir -p hallkpi-data
-	$(VENV)/bin/hallkpi simulate --out hallkpi-data/demo-day.jsonl --halls 6 --date 2026-11-27 --seed 7
-	$(VENV)/bin/hallkpi replay hallkpi-data/demo-day.jsonl
+# The main job: a simulated business day of 6 halls and their phone lines in about a minute,
+# live on a wall screen, into chDB at ./hallkpi-data/store (cleared each run); then a summary
+# and ./hallkpi-data/report.html. MQTT=1: the same day through a local Mosquitto and
+# `hallkpi serve`. More options: make demo DEMO_ARGS="--halls 3 --speed 0".
+demo: install $(if $(filter 1,$(MQTT)),mosquitto)
+	$(VENV)/bin/hallkpi demo --data hallkpi-data $(if $(filter 1,$(MQTT)),--mqtt) $(DEMO_ARGS)
 
 clean:
 	rm -rf build ext/build *.egg-info $(VENV) hallkpi-data
