@@ -22,6 +22,9 @@ from hallkpi.ingest.topics import Topics
 
 _encode = msgspec.json.encode
 
+CLOCK_FIELDS = frozenset({"longest_wait_s", "longest_call_wait_s"})
+"""Status fields that change with the clock alone."""
+
 
 def shard_of(hall: str, shards: int) -> int:
     """Stable shard of a hall (the same on every machine and Python run)."""
@@ -72,6 +75,7 @@ class HallService:
         max_payload_bytes: int = DEFAULT_MAX_BYTES,
         kpi_interval_s: float = 10.0,
         status_interval_s: float = 1.0,
+        status_refresh_s: float = 5.0,
         extra_status: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -80,6 +84,7 @@ class HallService:
         self.max_payload_bytes = max_payload_bytes
         self.kpi_interval_ms = int(kpi_interval_s * 1000)
         self.status_interval_ms = int(status_interval_s * 1000)
+        self.refresh_ms = int(status_refresh_s * 1000)
         self.extra_status = extra_status
         self.counters = Counters()
         self._last_status: dict[str, dict[str, Any]] = {}
@@ -156,8 +161,9 @@ class HallService:
     def due_statuses(
         self, now_ms: int, halls: Iterable[str] | None = None
     ) -> list[tuple[str, bytes, bool]]:
-        """Retained statuses of halls whose gauges changed, at most once per interval
-        (``now_ms`` is the rate-limiting clock)."""
+        """Retained statuses due at ``now_ms`` (a real-time clock): a hall whose gauges
+        changed, at most once per status interval; a change of the waiting times alone
+        (they grow with the clock) only every refresh interval."""
         out = []
         for hall in halls if halls is not None else self.engine.halls():
             if not self.halls.owns(hall):
@@ -166,10 +172,15 @@ class HallService:
             if sent is not None and now_ms - sent < self.status_interval_ms:
                 continue
             doc = self.status(hall)
-            comparable = {k: v for k, v in doc.items() if k != "ts"}
-            if self._last_status.get(hall) == comparable:
-                continue
-            self._last_status[hall] = comparable
+            last = self._last_status.get(hall)
+            if last is not None:
+                moved = [k for k in doc if k != "ts" and doc[k] != last.get(k)]
+                if not moved:
+                    continue
+                assert sent is not None
+                if set(moved) <= CLOCK_FIELDS and now_ms - sent < self.refresh_ms:
+                    continue
+            self._last_status[hall] = doc
             self._status_sent_at[hall] = now_ms
             self.counters.statuses_published += 1
             out.append((self.topics.status(hall), _encode(doc), True))

@@ -37,6 +37,7 @@ from hallkpi.ingest.hallservice import HallFilter, HallService
 from hallkpi.ingest.http import HttpEndpoint
 from hallkpi.ingest.jsonl import _ANY_EVENT, event_columns, lenient
 from hallkpi.ingest.mqtt_url import MqttURL
+from hallkpi.ingest.outbox import Outbox
 from hallkpi.ingest.recovery import recover
 from hallkpi.ingest.schema import ensure_schema
 from hallkpi.ingest.spool import Spool
@@ -101,6 +102,7 @@ class Service:
         self.writer: StoreWriter | None = None
         self.client: Client | None = None
         self.acks: AckPump | None = None
+        self.outbox: Outbox | None = None
         self.connected = asyncio.Event()
         self.ready = asyncio.Event()
         self.http_address: tuple[str, int] | None = None
@@ -143,6 +145,8 @@ class Service:
             )
             self.http_address = await http.start(*o.http)
         client = self._client()
+        self.outbox = Outbox(self._send, self._acked)
+        self.outbox.start()
         try:
             await client.connect(
                 o.mqtt.host, o.mqtt.port, ssl=o.tls or False, keepalive=30, version=MQTTv50
@@ -156,6 +160,7 @@ class Service:
                 self._publish(
                     self.topics.presence(o.client_id), b'{"state": "offline"}', retain=True
                 )
+                await self.outbox.stop()
                 await client.disconnect()
             await self.acks.stop()
             if http is not None:
@@ -207,8 +212,17 @@ class Service:
         return 0  # success: PUBACK now
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Queues a QoS 1 message; retained ones (statuses) coalesce per topic."""
+        if self.outbox is not None:
+            self.outbox.put(topic, payload, retain=retain, coalesce=retain)
+
+    def _send(self, topic: str, payload: bytes, retain: bool) -> None:
         if self.client is not None:
             self.client.publish(topic, payload, qos=1, retain=retain)
+
+    async def _acked(self) -> None:
+        if self.client is not None:
+            await self.client._persistent_storage.wait_empty()
 
     # --- the clock -----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class ServiceProcess:
         self.http_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = store_dir.parent / f"{client_id}.log"
+        store_dir.parent.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
         cmd = [

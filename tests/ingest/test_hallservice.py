@@ -137,3 +137,15 @@ def test_alert_changes_are_published_and_kpis_are_due_every_interval() -> None:
     assert [(a["alert"], a["state"]) for a in alerts] == [("congestion", "firing")]
     assert t.write_kpis and s.counters.alerts >= 1
     assert not s.tick(T0 + 123_000).write_kpis
+
+
+def test_waiting_times_alone_refresh_the_status_every_five_seconds() -> None:
+    s = HallService(Engine())
+    s.handle(TOPIC, enc(issued(1)))
+    assert len(s.tick(T0 + 1_000).messages) == 1  # first status
+    assert s.tick(T0 + 2_500).messages == []  # only longest_wait_s moved
+    refreshed = s.tick(T0 + 6_000).messages
+    assert len(refreshed) == 1 and json.loads(refreshed[0][1])["longest_wait_s"] == 5.999
+    s.handle(TOPIC, enc(issued(2)))  # a real change: due after one second
+    assert s.due_statuses(T0 + 6_500, ["yuhua"]) == []
+    assert len(s.due_statuses(T0 + 7_000, ["yuhua"])) == 1
