@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,10 +28,9 @@ from harness import Goal, fmt_s, report
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ingest"))
 
-from mqtt_broker import Broker, free_port, mosquitto_binary  # noqa: E402
-from service_process import ServiceProcess, wait_until  # noqa: E402
-
-from hallkpi.core.simulate import simulate  # noqa: E402
+from hallkpi.core.simulate import simulate
+from mqtt_broker import Broker, free_port, mosquitto_binary
+from service_process import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.skipif(
     mosquitto_binary() is None or shutil.which("mosquitto_pub") is None,
@@ -51,7 +50,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 
 
 def one_hall_lines(n: int, tmp: Path) -> tuple[Path, str]:
-    events = [e for e in simulate(halls=1, days=3, tickets_per_hall=3000, seed=2)]
+    events = list(simulate(halls=1, days=3, tickets_per_hall=3000, seed=2))
     events = [e for e in events if not str(e["type"]).startswith(("call.", "agent."))][:n]
     path = tmp / "lines.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
