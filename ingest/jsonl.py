@@ -111,7 +111,16 @@ def decode_events(lines: Sequence[bytes]) -> list[Any]:
 def event_columns(events: Sequence[Any]) -> tuple[dict[str, Any], npt.NDArray[np.intp]]:
     """Columns of decoded events, rows grouped by type, and ``order``: the index in
     ``events`` of each row (so a per-event array ``a`` goes along as ``a[order]``)."""
+    cols, order, _ = event_columns_and_ids(events)
+    return cols, order
+
+
+def event_columns_and_ids(
+    events: Sequence[Any],
+) -> tuple[dict[str, Any], npt.NDArray[np.intp], list[str]]:
+    """:func:`event_columns`, and the ids in row order (as str)."""
     n = len(events)
+    ids: list[str] = []
     codes = np.fromiter(map(attrgetter("code"), events), np.int64, n)
     order = np.argsort(codes, kind="stable")
     ranked = list(map(events.__getitem__, order.tolist()))
@@ -129,23 +138,26 @@ def event_columns(events: Sequence[Any]) -> tuple[dict[str, Any], npt.NDArray[np
             if f == "type":
                 strings[f].append(PackedStrings.from_str_list([etype] * m))
             elif f in present:
-                strings[f].append(PackedStrings.from_str_list(list(map(attrgetter(f), group))))
+                values = list(map(attrgetter(f), group))
+                if f == "id":
+                    ids += values
+                strings[f].append(PackedStrings.from_str_list(values))
             else:
                 strings[f].append(PackedStrings(np.zeros(0, np.uint8), np.zeros(m, np.int64)))
         numbers["ts"].append(np.fromiter(map(attrgetter("ts"), group), np.int64, m))
         for f, (_, default) in _NUMBER_DEFAULTS.items():
             if f in present:
-                values = np.fromiter(map(attrgetter(f), group), np.float64, m)
+                column = np.fromiter(map(attrgetter(f), group), np.float64, m)
             else:
-                values = np.full(m, default, np.float64)
-            numbers[f].append(values)
+                column = np.full(m, default, np.float64)
+            numbers[f].append(column)
     cols: dict[str, Any] = {f: PackedStrings.concat(parts) for f, parts in strings.items()}
     for f, parts in numbers.items():
         cols[f] = np.concatenate(parts) if parts else np.zeros(0)
     cols["ts"] = cols["ts"].astype(np.int64)
     score = cols["score"]
     cols["score"] = np.where((score >= 1) & (score <= 5), score, 0).astype(np.uint8)
-    return cols, order
+    return cols, order, ids
 
 
 def take(columns: dict[str, Any], keep: npt.NDArray[np.bool_]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 from hallkpi.core.engine import Engine
-from hallkpi.ingest.jsonl import decode_events, event_columns, lenient
+from hallkpi.ingest.jsonl import decode_events, event_columns_and_ids, lenient
 
 POSITION_BITS = 16
 """A position is ``line << 16 | element`` (the element of an array line, else 0)."""
@@ -92,7 +92,7 @@ def _validator(max_payload_bytes: int) -> Validator:
 
 
 class _Chunk:
-    def __init__(self, data: bytes, validator: Validator) -> None:
+    def __init__(self, validator: Validator) -> None:
         self.validator = validator
         self.arrivals = 0
         self.clock = -1
@@ -149,7 +149,7 @@ def parse_chunk(data: bytes, max_payload_bytes: int = 262144) -> ChunkResult:
     lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
-    c = _Chunk(data, validator)
+    c = _Chunk(validator)
     if not rejected and data[:1] == b"{" and data.count(b"\n{") >= len(lines) - 1:
         c.pending, c.pending_at = lines, list(range(1, len(lines) + 1))  # the common case
     else:
@@ -172,15 +172,13 @@ def parse_chunk(data: bytes, max_payload_bytes: int = 262144) -> ChunkResult:
 
 
 def _columns(c: _Chunk, out: ChunkResult) -> None:
-    events, n = c.events, len(c.events)
-    ids = list(map(attrgetter("id"), events))
-    keep = np.ones(n, bool)
-    if len(set(ids)) != n:  # the same id twice in the chunk: later arrivals are duplicates
+    cols, order, ids = event_columns_and_ids(c.events)
+    keep = np.ones(len(c.events), bool)
+    if len(set(ids)) != len(ids):  # the same id twice in the chunk: later arrivals go
         seen: set[str] = set()
-        for k, id_ in enumerate(ids):
-            if id_ in seen:
+        for k, e in enumerate(c.events):
+            if e.id in seen:
                 keep[k] = False
-                e = events[k]
                 c.dead.append(
                     DeadArrival(
                         c.positions[k],
@@ -189,16 +187,15 @@ def _columns(c: _Chunk, out: ChunkResult) -> None:
                         "",
                         ts=e.ts,
                         hall=e.hall,
-                        id=id_,
+                        id=e.id,
                     )
                 )
-            seen.add(id_)
+            seen.add(e.id)
         c.dead.sort(key=attrgetter("arrival"))
-        events = [e for e, k in zip(events, keep.tolist(), strict=True) if k]
-        ids = [i for i, k in zip(ids, keep.tolist(), strict=True) if k]
-    cols, order = event_columns(events)
+        events = [e for e, k in zip(c.events, keep.tolist(), strict=True) if k]
+        cols, order, ids = event_columns_and_ids(events)
     cols["ingest_seq"] = np.asarray(c.arrival_of, np.uint64)[keep][order]
     out.columns = cols
-    out.ids = [ids[i] for i in order.tolist()]
+    out.ids = ids
     out.positions = np.asarray(c.positions, np.int64)[keep][order]
     out.max_ts = int(cols["ts"].max())
