@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALL ?= editable
-EXTRAS ?= dev,server
+EXTRAS ?= dev,server,grafana
 CXX ?= g++
 CXXFLAGS_TEST := -std=c++17 -Wall -Wextra -Werror -Iext/include
 STAMP := $(VENV)/.installed-$(INSTALL)
@@ -23,7 +23,7 @@ venv: $(PY)
 
 # Rebuilt when the package definition or the C++ sources change.
 # Folders are prerequisites too: strict editable installs only see files present at install.
-$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core ingest telephony
+$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core ingest telephony dashboards
 	@rm -f $(VENV)/.installed-*
 ifeq ($(INSTALL),regular)
 	$(PY) -m pip install --quiet ".[$(EXTRAS)]"
@@ -65,14 +65,14 @@ cpp-bench:
 	./ext/build/latency
 
 lint: install
-	$(VENV)/bin/ruff check core ingest telephony tests benches setup.py
-	$(VENV)/bin/ruff format --check core ingest telephony tests benches setup.py
-	$(VENV)/bin/mypy -p hallkpi.core -p hallkpi.ingest -p hallkpi.telephony
+	$(VENV)/bin/ruff check core ingest telephony dashboards tests benches setup.py
+	$(VENV)/bin/ruff format --check core ingest telephony dashboards tests benches setup.py
+	$(VENV)/bin/mypy -p hallkpi.core -p hallkpi.ingest -p hallkpi.telephony -p hallkpi.dashboards
 	$(VENV)/bin/clang-format --dry-run --Werror ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
 
 format: install
-	$(VENV)/bin/ruff format core ingest telephony tests benches setup.py
-	$(VENV)/bin/ruff check --fix core ingest telephony tests benches setup.py
+	$(VENV)/bin/ruff format core ingest telephony dashboards tests benches setup.py
+	$(VENV)/bin/ruff check --fix core ingest telephony dashboards tests benches setup.py
 	$(VENV)/bin/clang-format -i ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/bench/*.cpp
 
 bench: install
