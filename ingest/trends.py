@@ -214,20 +214,15 @@ def render(t: Trend, fmt: str) -> str:
             ],
         }
         return json_text(doc)
-    headers = ["hall", "time", t.request.kpi]
-    rows = [
-        [s.label, local_time(ms, tz), None if math.isnan(v) else v]
+    points = [
+        (s.label, ms, local_time(ms, tz), None if math.isnan(v) else v)
         for s in t.series
         for ms, v in zip(s.times, s.values, strict=True)
     ]
     if fmt == "csv":
-        return csv_table(
-            ["hall", "ts", "time", t.request.kpi],
-            [
-                [r[0], ms, r[1], r[2]]
-                for r, ms in zip(rows, [m for s in t.series for m in s.times], strict=True)
-            ],
-        )
+        return csv_table(["hall", "ts", "time", t.request.kpi], points)
+    headers = ["hall", "time", t.request.kpi]
+    rows = [[label, when, v] for label, _, when, v in points]
     lines = [text_table(headers, rows), ""]
     for s in t.series:
         for name, i in (("peak", s.peak), ("valley", s.valley)):
