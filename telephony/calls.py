@@ -32,6 +32,9 @@ from hallkpi.telephony.records import (
     uniqueid_epoch_us,
 )
 
+UNKNOWN_AGENT = "unknown"
+"""The agent of an answer whose event names no member (never seen from Asterisk)."""
+
 
 class CallEventsMixin:
     """The caller half of the translator (a mixin: it shares the translator's state)."""
@@ -173,7 +176,7 @@ class CallEventsMixin:
         hold = self._hold(msg, rec, ts, exact)
         base = rec.join_us + int(hold * 1e6) if rec.join_us else uniqueid_epoch_us(rec.uid)
         rec.answer_us, rec.answer_exact = self._synth(ts, base), exact
-        rec.outcome, rec.agent = "answered", self._agent(msg)
+        rec.outcome, rec.agent = "answered", self._agent(msg) or UNKNOWN_AGENT
         self._emit(
             out, "call.answered", rec, "answered", rec.answer_us, agent=rec.agent, hold_s=hold
         )
@@ -192,7 +195,7 @@ class CallEventsMixin:
             hold = self._hold(msg, rec, None, False)
             end = self._synth(ts, uniqueid_epoch_us(rec.uid))
             rec.answer_us = end - int((header_talk or 0) * 1e6) if end is not None else None
-            rec.outcome, rec.agent = "answered", self._agent(msg)
+            rec.outcome, rec.agent = "answered", self._agent(msg) or UNKNOWN_AGENT
             self._emit(
                 out, "call.answered", rec, "answered", rec.answer_us, agent=rec.agent, hold_s=hold
             )
@@ -206,7 +209,7 @@ class CallEventsMixin:
             talk = max(0, ts - rec.answer_us) / 1e6 if ts is not None and rec.answer_us else 0.0
         ts = self._synth(ts, rec.answer_us + int(talk * 1e6) if rec.answer_us else None)
         rec.completed, rec.end_us = True, ts
-        agent = rec.agent or self._agent(msg)
+        agent = rec.agent or self._agent(msg) or UNKNOWN_AGENT
         self._emit(out, "call.completed", rec, "completed", ts, agent=agent, talk_s=talk)
 
     def _abandon(

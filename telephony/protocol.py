@@ -39,16 +39,17 @@ def _split_line(line: str) -> tuple[str, str]:
     return "", line  # a line without a key (old "Response: Follows" command output)
 
 
-_NEEDLES: dict[tuple[str, str], tuple[str, str]] = {}
+_NEEDLES: dict[tuple[str, str], str] = {}
 
 
-def _needles(key: str, sep: str) -> tuple[str, str]:
-    """``(sep + "key: ", sep + "key:")`` in lower case, cached (keys are few)."""
-    pair = _NEEDLES.get((key, sep))
-    if pair is None:
-        low = sep + key.lower() + ":"
-        pair = _NEEDLES[(key, sep)] = (low + " ", low) if len(_NEEDLES) < 4096 else (low, low)
-    return pair
+def _needle(key: str, sep: str) -> str:
+    """``sep + "key:"`` in lower case, cached (keys are few)."""
+    needle = _NEEDLES.get((key, sep))
+    if needle is None:
+        needle = sep + key.lower() + ":"
+        if len(_NEEDLES) < 4096:
+            _NEEDLES[(key, sep)] = needle
+    return needle
 
 
 class Message:
@@ -103,12 +104,17 @@ class Message:
             if not self._text.isascii():  # lower() may change lengths: split instead
                 return self._get_split(key, default)
             lower = self._lower = self._sep + self._text.lower()
-        needle, loose = _needles(key, self._sep)
+        if not key:
+            return self._get_split(key, default)
+        needle = _needle(key, self._sep)
         i = lower.find(needle)
         if i < 0:
-            return self._get_split(key, default) if loose in lower else default
+            return default
+        start = i + len(needle)
+        if lower[start : start + 1] != " ":  # the first such line is "Key:value": rare
+            return self._get_split(key, default)
         text = self._text
-        start = i + len(needle) - len(self._sep)
+        start += 1 - len(self._sep)
         end = text.find(self._sep, start)
         return text[start:end] if end >= 0 else text[start:]
 
@@ -187,6 +193,7 @@ class AmiParser:
         self._want_banner = banner != "none"
         self._buf = bytearray()
         self._crlf: bool | None = None  # line ending, known from the first line
+        self._ended_in_cr = False  # while it is not known: the last chunk ended in CR
         self._line = 0  # bytes of the current unterminated line
         self._cr = False  # LF mode: the last chunk ended in CR (its LF may follow)
         self._failed: AmiProtocolError | None = None
@@ -276,7 +283,8 @@ class AmiParser:
         if nl > 0:
             self._crlf = chunk[nl - 1] == 13
         elif nl == 0:
-            self._crlf = self._buf.endswith(b"\r")
+            self._crlf = self._ended_in_cr  # (the CR may be gone: a skipped blank line)
+        self._ended_in_cr = chunk.endswith(b"\r")
 
     def _to_lf(self, chunk: bytes) -> bytes:
         if self._cr:
