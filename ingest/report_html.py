@@ -325,7 +325,8 @@ def write_report(store: Store, path: Path, opts: DemoOptions, result: DemoResult
     note = (
         f"Simulated (seed {opts.seed}) "
         + (f"at {opts.speed:g}× real time" if opts.speed else "as fast as possible")
-        + " and computed live: "
+        + (" through Mosquitto and hallkpi serve" if opts.mqtt else "")
+        + ", computed live: "
         f"{result.events_applied:,} events in {result.day_s:.0f} s."
     )
     path.write_text(render(data, data_dir=str(path.parent), run_note=note), encoding="utf-8")

@@ -21,6 +21,7 @@ from hallkpi.core.simulate import simulate
 from hallkpi.ingest.report_data import intervals
 from hallkpi.ingest.report_svg import Axis, nice_step
 from hallkpi.ingest.wall import WallState, progress_line, render_wall
+from mqtt_broker import mosquitto_binary
 from rich.console import Console
 
 HALLS, TICKETS, SEED, DATE = 2, 150, 7, "2026-11-27"
@@ -81,7 +82,7 @@ class Balance(HTMLParser):
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     data = tmp_path_factory.mktemp("demo") / "hallkpi-data"
-    return data, demo(data, "--speed", "0").stdout
+    return data, demo(data, "--speed", "200000").stdout  # paced: the day in 0.2 s
 
 
 def test_headless_run_prints_hourly_lines_and_a_summary(first_run: tuple[Path, str]) -> None:
@@ -145,15 +146,28 @@ def test_report_is_self_contained_html_with_charts_for_every_hall(
     assert "hallkpi report staff --store chdb://" in page
 
 
-def test_rerun_into_the_same_folder_starts_afresh(first_run: tuple[Path, str]) -> None:
+def test_rerun_into_the_same_folder_starts_afresh_here_through_mqtt(
+    first_run: tuple[Path, str],
+) -> None:
+    """The second run goes through Mosquitto and `hallkpi serve` (when Mosquitto is
+    installed, as `make test` ensures), into the folder of the first: same day, same
+    figures, the store holds it once."""
     data, _ = first_run
-    before = json.loads((data / "summary.json").read_text())
-    demo(data, "--speed", "60000")  # paced: the day in about 0.7 s
-    after = json.loads((data / "summary.json").read_text())
-    assert after["store_rows"]["events"] == before["store_rows"]["events"]
-    assert [(h["issued"], h["served"]) for h in after["halls"]] == [
-        (h["issued"], h["served"]) for h in before["halls"]
-    ]
+    mqtt = ["--mqtt"] if mosquitto_binary() is not None else []
+    out = demo(data, *mqtt, "--speed", "0").stdout
+    assert "demo 18:30 100%" in out
+    summary = json.loads((data / "summary.json").read_text())
+    expected = replayed()
+    for h in summary["halls"]:
+        today = expected[h["hall"]]["today"]
+        assert (h["issued"], h["served"]) == (today["issued"], today["served"])
+        assert h["wait_p90_s"] == pytest.approx(today["wait_p90_s"])
+    n_events = len(simulate(halls=HALLS, date=DATE, seed=SEED, tickets_per_hall=TICKETS))
+    assert summary["events_applied"] == summary["store_rows"]["events"] == n_events
+    assert summary["store_rows"]["hall_kpis"] > 0
+    assert "gulou queue" in (data / "report.html").read_text(encoding="utf-8")
+    if mqtt:
+        assert summary["options"]["mqtt"] == "True" and (data / "serve.log").exists()
 
 
 def test_wall_screen_shows_every_hall_and_what_is_firing() -> None:
