@@ -91,6 +91,11 @@ void read_dict(PyObject* obj, RawEvent& raw) {
       long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
       if (overflow) {
         val.kind = Kind::BigInt;
+        val.d = PyLong_AsDouble(v);  // inf (with an error to clear) past double range
+        if (val.d == -1.0 && PyErr_Occurred()) {
+          PyErr_Clear();
+          val.d = overflow > 0 ? HUGE_VAL : -HUGE_VAL;
+        }
       } else {
         val.kind = Kind::Int;
         val.i = x;
@@ -106,9 +111,16 @@ void read_dict(PyObject* obj, RawEvent& raw) {
   }
 }
 
+// Reasons quote input: decode leniently so odd bytes can never raise here.
+py::str text(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
 py::tuple result_tuple(const PushResult& r) {
   py::list rej;
-  for (const auto& x : r.rejections) rej.append(py::make_tuple(x.index, x.reason));
+  for (const auto& x : r.rejections) rej.append(py::make_tuple(x.index, text(x.reason)));
   return py::make_tuple(r.applied, r.duplicates, r.rejected, rej);
 }
 
@@ -244,7 +256,7 @@ class PyEngine {
     std::string reason;
     Outcome o = engine_.push(raw_, &reason);
     if (o == Outcome::Rejected) {
-      PyErr_SetString(g_invalid_event, reason.c_str());
+      PyErr_SetObject(g_invalid_event, text(reason).ptr());
       throw py::error_already_set();
     }
     return o == Outcome::Applied;

@@ -331,7 +331,9 @@ class Engine {
     for (auto& hp : halls_) {
       Hall& h = *hp;
       h.tickets.erase_if([&](uint64_t, const Ticket& t) {
-        return !t.waiting() && !t.serving() && t.last_ts() < cutoff;
+        // Tickets never issued stay: an issue may still attach to them (and their
+        // orphan events and durations depend on it).
+        return (t.flags & Ticket::Issued) && !t.waiting() && !t.serving() && t.last_ts() < cutoff;
       });
       h.calls.erase_if(
           [&](uint64_t, const CallState& c) { return !c.waiting() && c.last_ts < cutoff; });
@@ -840,7 +842,7 @@ class Engine {
     if (t0 == kNever) return std::numeric_limits<int64_t>::max();
     for (double c : levels) {
       double at = static_cast<double>(t0) + std::floor(c * 1000.0);
-      if (at > static_cast<double>(now_)) {
+      if (at >= static_cast<double>(now_)) {  // "> c" holds just after t0 + c
         if (at > 9.0e18) break;
         return pane_of(static_cast<int64_t>(at));
       }
@@ -877,6 +879,7 @@ class Engine {
       return;
     }
     sync(h);
+    const size_t changes_before = changes_.size() + static_cast<size_t>(diag_.alerts_dropped);
     for (size_t i = 0; i < rules_.size(); ++i) {
       const CompiledRule& r = rules_[i];
       const double v = value_of(h, r.kpi, r.horizon);
@@ -919,6 +922,10 @@ class Engine {
       }
     }
     plan_wake(h);
+    // A change may move a figure that an earlier rule reads (alerts_fired): look again
+    // at the next evaluation.
+    if (changes_.size() + static_cast<size_t>(diag_.alerts_dropped) != changes_before)
+      h.wake_pane = now_pane_;
   }
 
   void fire(Hall& h, size_t rule, double v) {

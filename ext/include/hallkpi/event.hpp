@@ -230,8 +230,11 @@ inline size_t code_points(std::string_view s) {
 
 inline std::string quoted(std::string_view s) {
   std::string out = "'";
-  out.append(s.substr(0, 64));
-  if (s.size() > 64) out += "...";
+  size_t cut = s.size() <= 64 ? s.size() : 64;
+  while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+    --cut;  // never split a UTF-8 sequence
+  out.append(s.substr(0, cut));
+  if (cut < s.size()) out += "...";
   out += "'";
   return out;
 }
@@ -289,7 +292,7 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
     else if (v.kind == Kind::Float)
       d = v.d;
     else if (v.kind == Kind::BigInt)
-      d = HUGE_VAL;
+      d = v.d;
     else
       return mistyped(f, "a number");
     if (!std::isfinite(d) || d < 0)

@@ -221,7 +221,10 @@ class JsonReader {
       }
       if (!big && !neg && acc == INT64_MIN) big = true;
       if (big) {
-        v.kind = Kind::BigInt;
+        v.kind = Kind::BigInt;  // out of int64: keep its value as a double too
+        v.d = HUGE_VAL;
+        double d = 0;
+        if (std::from_chars(start, p_, d).ec == std::errc()) v.d = d;
       } else {
         v.kind = Kind::Int;
         v.i = neg ? acc : -acc;
