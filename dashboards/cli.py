@@ -5,25 +5,28 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hallkpi.core.cli import CommandError
-from hallkpi.dashboards.content import Content, build_content
 from hallkpi.dashboards.errors import GrafanaError
-from hallkpi.dashboards.export import export_tree
-from hallkpi.dashboards.kiosk import kiosk_urls
-from hallkpi.dashboards.push import push
-from hallkpi.dashboards.settings import GrafanaSettings
+
+if TYPE_CHECKING:  # imported when a command runs: registering must stay cheap
+    from hallkpi.dashboards.content import Content
 
 TOKEN_ENV = "HALLKPI_GRAFANA_TOKEN"
 
 
 def _content(args: argparse.Namespace) -> Content:
+    from hallkpi.dashboards.content import build_content
+    from hallkpi.dashboards.settings import GrafanaSettings
+
     settings = GrafanaSettings.load(args.config) if args.config else GrafanaSettings.defaults()
     return build_content(settings)
 
 
 def _print_kiosk(content: Content, base: str | None) -> None:
+    from hallkpi.dashboards.kiosk import kiosk_urls
+
     print("wall screens (kiosk):")
     for title, url in kiosk_urls(content, base):
         print(f"  {title}: {url}")
@@ -50,6 +53,8 @@ def read_token(token_file: str | None) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from hallkpi.dashboards.export import export_tree
+
     try:
         content = _content(args)
         written = export_tree(content, args.directory)
@@ -63,6 +68,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_push(args: argparse.Namespace) -> int:
+    from hallkpi.dashboards.http_push import push
+
     try:
         content = _content(args)
         url = args.url or content.settings.url

@@ -7,6 +7,8 @@ points and policies, the bilingual template, kiosk URLs, configuration errors, a
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +219,14 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         json.loads(text.split("\n", 2)[2])  # the body is JSON (and so YAML)
     provider = json.loads((tmp_path / "dashboards/hallkpi.yaml").read_text().split("\n", 2)[2])
     assert provider["providers"][0]["options"]["path"].endswith("/dashboards/hallkpi")
+
+
+def test_registering_the_command_loads_no_grafana_code() -> None:
+    """`hallkpi replay` loads every command's register(); ours must stay cheap."""
+    code = (
+        "import sys, hallkpi.dashboards.cli\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'grafana_foundation_sdk', 'grafana_client', 'niquests', 'jsonschema'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
