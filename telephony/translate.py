@@ -54,6 +54,7 @@ from hallkpi.telephony.records import (
 )
 
 _OPEN_CALL_US = 8 * 3600 * 1_000_000  # an unfinished call is forgotten after 8 hours
+_HANGUPS = frozenset({"HangupRequest", "SoftHangupRequest", "Hangup"})
 
 
 class CallTranslator(CallEventsMixin, QueueStatusMixin):
@@ -95,8 +96,12 @@ class CallTranslator(CallEventsMixin, QueueStatusMixin):
         self.stats.messages += 1
         out: list[Event] = []
         handler = self._handlers.get(msg.name)
-        if handler is None and not self._pending and self._clock:
-            return out  # the bulk of the stream: Newchannel, Cdr, VarSet...
+        if not self._pending and self._clock:  # nothing waits for a deadline
+            if handler is None:
+                return out  # the bulk of the stream: Newchannel, Cdr, VarSet...
+            if msg.name in _HANGUPS:  # frequent; they only mark a caller, time unneeded
+                handler(msg, None, False, received_ms, out)
+                return out
         ts, exact = self._time(msg, received_ms)
         if self._unstamped and self._clock:
             self._stamp_buffered(out)
