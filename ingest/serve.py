@@ -165,6 +165,7 @@ class Service:
             await self.acks.stop()
             if http is not None:
                 await http.close()
+            writer.add_alerts(self.engine.drain_alerts())  # changes since the last tick
             self._write_kpis(self.engine.now)
             await asyncio.to_thread(writer.close, 60)
 
