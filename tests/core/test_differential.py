@@ -527,6 +527,8 @@ def examples(n: int) -> settings:
 
 
 CUSTOM_RULES = [
+    # First, so it sees earlier transitions only at the hall's next evaluation.
+    AlertRule("restless", "alerts_fired", "1h", ">=", 2),
     AlertRule("busy", "waiting", "now", ">=", 3, 5),
     AlertRule("few_open", "window_open_rate", "now", "<", 0.5),
     AlertRule("slow_service", "handle_mean_s", "15m", ">", 300, 0, ("served", "15m", 2)),
@@ -731,9 +733,28 @@ MINIMAL_CASES: dict[str, list[tuple[Any, ...]]] = {
 }
 
 
+# KPIS: on every advance() every hall's rules are evaluated at the current now; a rule
+# on alerts_fired then sees the transition into firing made by an earlier push.
+ALERTS_FIRED_RULES = [
+    AlertRule("restless", "alerts_fired", "5m", ">=", 1),
+    AlertRule("queue", "waiting", "now", ">=", 1),
+]
+MINIMAL_CASES["a rule on alerts_fired, evaluated by advance()"] = [
+    _issue("e1", T0),
+    ("advance", T0 + 1000),
+]
+MINIMAL_CASES["a rule on alerts_fired, evaluated by another hall's new pane"] = [
+    _issue("e1", T0),
+    _issue("e2", T0 + 1500, hall="hx"),
+]
+CASE_CONFIG: dict[str, dict[str, Any]] = {
+    name: {"alert_rules": ALERTS_FIRED_RULES} for name in MINIMAL_CASES if "alerts_fired" in name
+}
+
+
 @pytest.mark.parametrize("name", sorted(MINIMAL_CASES))
 def test_minimal_cases(name: str) -> None:
-    problems = replay({}, MINIMAL_CASES[name])
+    problems = replay(CASE_CONFIG.get(name, {}), MINIMAL_CASES[name])
     assert not problems, "\n".join(problems)
 
 
