@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -155,6 +156,7 @@ def _servers(args: argparse.Namespace) -> list[AmiServer]:
 def _tap(args: argparse.Namespace) -> int:
     config = config_from_args(args, secrets=False)
     servers = _servers(args)
+    logging.basicConfig(level=logging.WARNING, format="# %(message)s", stream=sys.stderr)
     client = config.client
     if args.ping_interval:
         client = dataclasses.replace(client, ping_interval_s=args.ping_interval)
@@ -170,10 +172,8 @@ def _tap(args: argparse.Namespace) -> int:
 
 
 def _say(status: ServerStatus, what: str) -> None:
-    if what in ("connected", "resynced"):
+    if what in ("connected", "resynced"):  # losses and gaps come as log warnings
         print(f"# {status.label}: {what}", file=sys.stderr, flush=True)
-    elif what == "lost":
-        print(f"# {status.label}: lost ({status.last_error})", file=sys.stderr, flush=True)
 
 
 async def _tap_events(config: TelephonyConfig) -> None:

@@ -176,9 +176,8 @@ class CallEventSource:
                     finally:
                         resync.cancel()
                         await asyncio.gather(resync, return_exceptions=True)
-            except AmiAuthError as exc:
+            except AmiAuthError as exc:  # raised to the consumer: not logged here too
                 status.connected, status.last_error = False, str(exc)
-                log.error("%s", exc)
                 await self._out.put(exc)
                 return
             except (AmiConnectionLost, OSError) as exc:

@@ -134,7 +134,7 @@ def test_a_frozen_server_is_detected_within_two_ping_intervals(run: Runner[None]
             with pytest.raises(AmiTimeout, match=r"no Pong within 0\.2 s: the server is frozen"):
                 await anext(ami)
             elapsed = loop.time() - frozen_at
-            assert elapsed <= 2 * interval + 0.3, elapsed  # slack for a loaded machine
+            assert elapsed <= 2 * interval + 0.5, elapsed  # slack for a loaded machine
 
     run(body)
 
