@@ -81,6 +81,7 @@ class CallTranslator(CallEventsMixin, QueueStatusMixin):
         self._visits: dict[str, int] = {}
         self._unstamped: list[Event] = []
         self._clock = 0  # microseconds: the latest time known
+        self._offset = 0  # us: Asterisk's Timestamp minus our receive time, last seen
         self._seq = 0
         self._init_queue_status()
         self._handlers: dict[str, Handler] = {
@@ -136,11 +137,18 @@ class CallTranslator(CallEventsMixin, QueueStatusMixin):
     # --- time ----------------------------------------------------------------------
 
     def _time(self, msg: Message, received_ms: int | None) -> tuple[int | None, bool]:
+        """The message's time in us on Asterisk's clock, and whether it came from its
+        own ``Timestamp``. Live messages without one (the resync's list items) get
+        their receive time moved onto Asterisk's clock by the offset last seen, so
+        that a PBX clock ahead of or behind ours does not reorder agent states."""
         raw = msg.get("Timestamp")
         us = parse_timestamp_us(raw) if raw else None
         exact = us is not None
-        if us is None and received_ms is not None:
-            us = received_ms * 1000
+        if received_ms is not None:
+            if us is not None:
+                self._offset = us - received_ms * 1000
+            else:
+                us = received_ms * 1000 + self._offset
         if us is not None and us > self._clock:
             self._clock = us
         return us, exact

@@ -231,6 +231,15 @@ def test_live_lookahead_settles_on_wall_clock_poll() -> None:
     assert tr.poll(now + 40_000) == [] and tr.flush() == []
 
 
+def test_list_items_live_are_stamped_on_asterisks_clock() -> None:
+    tr = CallTranslator(HALLS)
+    here = (T0 - 10) * 1000  # our clock is 10 s behind the PBX's
+    feed(tr, join("c", 0.0), received_ms=here)
+    item = msg("QueueMember", None, Queue="12366-yuhua", Location="PJSIP/7", Status="1", Paused="1")
+    (state,) = feed(tr, item, received_ms=here + 2000)
+    assert state["ts"] == (T0 + 2) * 1000  # not T0 - 8 s: it would lose to older events
+
+
 def test_surveys() -> None:
     opts = TranslateOptions(survey_event="Satisfaction", score_header="Note")
     tr = CallTranslator(HALLS, opts)
