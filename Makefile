@@ -85,6 +85,7 @@ bench: install
 # `hallkpi serve`. More options: make demo DEMO_ARGS="--halls 3 --speed 0".
 demo: install $(if $(filter 1,$(MQTT)),mosquitto)
 	$(VENV)/bin/hallkpi demo --data hallkpi-data $(if $(filter 1,$(MQTT)),--mqtt) $(DEMO_ARGS)
+	$(VENV)/bin/hallkpi grafana export hallkpi-data/grafana
 
 clean:
 	rm -rf build ext/build *.egg-info $(VENV) hallkpi-data
