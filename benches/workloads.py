@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 import orjson
+from hallkpi.core.engine import EVENT_STRING_FIELDS
 from hallkpi.core.simulate import simulate_lines
 
 DATE = "2026-11-27"
@@ -22,21 +23,7 @@ SEED = 0
 Columns = dict[str, npt.NDArray[np.generic]]
 
 # Event fields as push_columns columns: strings as 'S' bytes ("" = absent), ints, floats.
-_STRING_FIELDS = (
-    "id",
-    "type",
-    "hall",
-    "ticket",
-    "service",
-    "channel",
-    "window",
-    "staff",
-    "opinion",
-    "call",
-    "queue",
-    "agent",
-    "state",
-)
+_STRING_FIELDS = EVENT_STRING_FIELDS
 
 
 def local_ms(hour: int, minute: int = 0) -> int:

@@ -29,6 +29,22 @@ STAFF_KPIS: tuple[str, ...] = tuple(_engine.kpi_names("staff"))
 INTEGER_KPIS: frozenset[str] = frozenset(_engine.integer_kpis())
 """KPIs that are counts."""
 DEFAULT_RULES: tuple[AlertRule, ...] = tuple(default_rules())
+EVENT_STRING_FIELDS: tuple[str, ...] = (
+    "id",
+    "type",
+    "hall",
+    "ticket",
+    "service",
+    "channel",
+    "window",
+    "staff",
+    "opinion",
+    "call",
+    "queue",
+    "agent",
+    "state",
+)
+"""The string fields of EVENTS.md, as ``push_columns`` and the store take them."""
 """The KPIS.md default alert rules."""
 
 AlertChange = dict[str, Any]

@@ -23,7 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from hallkpi.core.engine import GAUGE_KPIS, INTEGER_KPIS, STAFF_KPIS, WINDOWED_KPIS
+from hallkpi.core.engine import (
+    EVENT_STRING_FIELDS,
+    GAUGE_KPIS,
+    INTEGER_KPIS,
+    STAFF_KPIS,
+    WINDOWED_KPIS,
+)
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.sql import check_ident, ident
@@ -32,21 +38,7 @@ TS = "DateTime64(3, 'UTC')"
 LC = "LowCardinality(String)"
 NUM = "Nullable(Float64)"
 
-EVENT_STRINGS: tuple[str, ...] = (
-    "id",
-    "type",
-    "hall",
-    "ticket",
-    "service",
-    "channel",
-    "window",
-    "staff",
-    "opinion",
-    "call",
-    "queue",
-    "agent",
-    "state",
-)
+EVENT_STRINGS: tuple[str, ...] = EVENT_STRING_FIELDS
 """The string fields of EVENTS.md (empty string = absent)."""
 _EVENT_LOW_CARD = {
     "type",

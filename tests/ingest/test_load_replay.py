@@ -13,6 +13,7 @@ import pytest
 from conftest import day
 from hallkpi.core import Engine
 from hallkpi.core.cli import main
+from hallkpi.core.engine import EVENT_STRING_FIELDS
 from hallkpi.core.simulate import simulate_lines
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.jsonl import TYPE_FIELDS
@@ -76,21 +77,7 @@ def test_every_event_type_round_trips(
     got = {k: [x for b in blocks for x in b[k].tolist()] for k in blocks[0]}
     assert len(got["id"]) == len(evs)
     for row, e in enumerate(evs):
-        for field in (
-            "id",
-            "type",
-            "hall",
-            "ticket",
-            "service",
-            "channel",
-            "window",
-            "staff",
-            "opinion",
-            "call",
-            "queue",
-            "agent",
-            "state",
-        ):
+        for field in EVENT_STRING_FIELDS:
             assert got[field][row].decode() == e.get(field, ""), (e["type"], field)
         assert got["ts"][row] == e["ts"]
         assert got["score"][row] == e.get("score", 0)
