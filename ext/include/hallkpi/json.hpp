@@ -29,34 +29,13 @@ class JsonReader {
     ws();
     if (p_ == end_) return fail("empty payload");
     if (*p_ == '[') {
-      ++p_;
-      ws();
-      if (p_ < end_ && *p_ == ']') {
-        ++p_;
-      } else {
-        while (true) {
-          ws();
-          if (p_ == end_) return fail("unterminated array");
-          RawEvent& ev = slot(events, not_object, count);
-          if (*p_ == '{') {
-            if (!object(ev)) return false;
-          } else {
-            not_object[count - 1] = 1;
-            if (!skip(1)) return false;
-          }
-          ws();
-          if (p_ == end_) return fail("unterminated array");
-          if (*p_ == ',') {
-            ++p_;
-            continue;
-          }
-          if (*p_ == ']') {
-            ++p_;
-            break;
-          }
-          return fail("expected ',' or ']'");
-        }
-      }
+      bool ok = elements([&] {
+        RawEvent& ev = slot(events, not_object, count);
+        if (*p_ == '{') return object(ev);
+        not_object[count - 1] = 1;
+        return skip(1);
+      });
+      if (!ok) return false;
     } else if (*p_ == '{') {
       RawEvent& ev = slot(events, not_object, count);
       if (!object(ev)) return false;
@@ -96,6 +75,18 @@ class JsonReader {
   }
 
   bool object(RawEvent& ev) {
+    return members(
+        [&](std::string_view key) {
+          Field f = field_of(key);
+          return f == F_COUNT ? skip(1) : value(ev, f);
+        },
+        &key_buf_);
+  }
+
+  // Walks the object at p_ ('{'): for each member, on(key) is called with p_ at the
+  // value, which it must consume.
+  template <class OnMember>
+  bool members(OnMember&& on, std::string* key_buf) {
     ++p_;  // '{'
     ws();
     if (p_ < end_ && *p_ == '}') {
@@ -106,18 +97,13 @@ class JsonReader {
       ws();
       if (p_ == end_ || *p_ != '"') return fail("expected a string key");
       std::string_view key;
-      if (!string(&key, &key_buf_)) return false;
+      if (!string(&key, key_buf)) return false;
       ws();
       if (p_ == end_ || *p_ != ':') return fail("expected ':'");
       ++p_;
       ws();
       if (p_ == end_) return fail("unexpected end");
-      Field f = field_of(key);
-      if (f == F_COUNT) {
-        if (!skip(1)) return false;
-      } else if (!value(ev, f)) {
-        return false;
-      }
+      if (!on(key)) return false;
       ws();
       if (p_ == end_) return fail("unterminated object");
       if (*p_ == ',') {
@@ -129,6 +115,33 @@ class JsonReader {
         return true;
       }
       return fail("expected ',' or '}'");
+    }
+  }
+
+  // Walks the array at p_ ('['): on() is called with p_ at each element to consume it.
+  template <class OnElement>
+  bool elements(OnElement&& on) {
+    ++p_;  // '['
+    ws();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    while (true) {
+      ws();
+      if (p_ == end_) return fail("unterminated array");
+      if (!on()) return false;
+      ws();
+      if (p_ == end_) return fail("unterminated array");
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ == ']') {
+        ++p_;
+        return true;
+      }
+      return fail("expected ',' or ']'");
     }
   }
 
@@ -429,59 +442,8 @@ class JsonReader {
       std::string_view s;
       return string(&s, &skip_buf_);
     }
-    if (c == '{') {
-      ++p_;
-      ws();
-      if (p_ < end_ && *p_ == '}') {
-        ++p_;
-        return true;
-      }
-      while (true) {
-        ws();
-        if (p_ == end_ || *p_ != '"') return fail("expected a string key");
-        std::string_view k;
-        if (!string(&k, &skip_buf_)) return false;
-        ws();
-        if (p_ == end_ || *p_ != ':') return fail("expected ':'");
-        ++p_;
-        ws();
-        if (!skip(depth + 1)) return false;
-        ws();
-        if (p_ == end_) return fail("unterminated object");
-        if (*p_ == ',') {
-          ++p_;
-          continue;
-        }
-        if (*p_ == '}') {
-          ++p_;
-          return true;
-        }
-        return fail("expected ',' or '}'");
-      }
-    }
-    if (c == '[') {
-      ++p_;
-      ws();
-      if (p_ < end_ && *p_ == ']') {
-        ++p_;
-        return true;
-      }
-      while (true) {
-        ws();
-        if (!skip(depth + 1)) return false;
-        ws();
-        if (p_ == end_) return fail("unterminated array");
-        if (*p_ == ',') {
-          ++p_;
-          continue;
-        }
-        if (*p_ == ']') {
-          ++p_;
-          return true;
-        }
-        return fail("expected ',' or ']'");
-      }
-    }
+    if (c == '{') return members([&](std::string_view) { return skip(depth + 1); }, &skip_buf_);
+    if (c == '[') return elements([&] { return skip(depth + 1); });
     if (c == '-' || (c >= '0' && c <= '9')) {
       Value v;
       return number(v);
