@@ -128,6 +128,25 @@ class HallService:
             out.hall = hall
         return out
 
+    def apply_event(self, event: dict[str, Any], source: str) -> Handled:
+        """Applies one event from a source other than MQTT (e.g. Asterisk AMI)."""
+        out = Handled()
+        hall = event.get("hall")
+        if isinstance(hall, str) and not self.halls.owns(hall):
+            self.counters.events_skipped_shard += 1
+            return out
+        self.counters.events_received += 1
+        try:
+            if self.engine.push(event):
+                out.applied.append(event)
+                out.hall = str(hall)
+                self.counters.events_applied += 1
+            else:
+                self.counters.events_duplicate += 1
+        except InvalidEvent as exc:
+            self._reject(out, str(exc), source, _encode(event))
+        return out
+
     def _reject(self, out: Handled, reason: str, topic: str, payload: bytes) -> None:
         self.counters.events_rejected += 1
         self.counters.deadletters += 1

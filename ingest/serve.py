@@ -82,6 +82,9 @@ class ServeOptions:
     wall_clock: bool = True  # False: the clock moves only with events (tests, replays)
     writer: WriterConfig = field(default_factory=WriterConfig)
     log_every_s: float = 60.0
+    # Call events from Asterisk: a factory of an async context manager that iterates
+    # EVENTS.md call events (hallkpi.telephony.CallEventSource); None = MQTT only.
+    calls: Callable[[], Any] | None = None
 
 
 class Service:
@@ -103,6 +106,7 @@ class Service:
         self.client: Client | None = None
         self.acks: AckPump | None = None
         self.outbox: Outbox | None = None
+        self.calls_error: str | None = None
         self.connected = asyncio.Event()
         self.ready = asyncio.Event()
         self.http_address: tuple[str, int] | None = None
@@ -147,6 +151,9 @@ class Service:
         client = self._client()
         self.outbox = Outbox(self._send, self._acked)
         self.outbox.start()
+        calls = None
+        if o.calls is not None:
+            calls = asyncio.get_running_loop().create_task(self._calls(o.calls), name="ami")
         try:
             await client.connect(
                 o.mqtt.host, o.mqtt.port, ssl=o.tls or False, keepalive=30, version=MQTTv50
@@ -162,6 +169,10 @@ class Service:
                 )
                 await self.outbox.stop()
                 await client.disconnect()
+            if calls is not None:
+                calls.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await calls
             await self.acks.stop()
             if http is not None:
                 await http.close()
@@ -211,6 +222,24 @@ class Service:
         assert self.acks is not None
         await self.acks.submit(handled.applied)
         return 0  # success: PUBACK now
+
+    async def _calls(self, source_factory: Callable[[], Any]) -> None:
+        """Feeds call events from Asterisk (AMI) into the engine and the store, next to
+        MQTT. An authentication failure stops this source (and shows in /healthz)."""
+        try:
+            async with source_factory() as source:
+                async for event in source:
+                    handled = self.core.apply_event(event, "ami")
+                    for letter in handled.deadletters:
+                        self._publish(self.topics.deadletter, letter)
+                    if handled.applied and self.acks is not None:
+                        self.acks.submit(handled.applied)  # stored; nothing to acknowledge
+                    if handled.hall is not None:
+                        for t, body, retain in self.core.due_statuses(_wall_ms(), [handled.hall]):
+                            self._publish(t, body, retain=retain)
+        except PermissionError as exc:  # hallkpi.telephony.AmiAuthError
+            self.calls_error = f"AMI login refused: {exc}"
+            log.error("%s; call events stopped", self.calls_error)
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Queues a QoS 1 message; retained ones (statuses) coalesce per topic."""
@@ -265,6 +294,8 @@ class Service:
     def _health(self) -> str | None:
         if not self.connected.is_set():
             return "not connected to the MQTT broker"
+        if self.calls_error is not None:
+            return self.calls_error
         if self.writer is not None and self.writer.stats.last_error and self.core.counters.spooled:
             return f"store unreachable, spooling: {self.writer.stats.last_error}"
         return None

@@ -104,7 +104,30 @@ def build(args: argparse.Namespace) -> tuple[Engine, ServeOptions]:
         max_payload_bytes=int(section.get("max_payload_bytes", config.max_payload_bytes)),
         wall_clock=not args.event_clock,
     )
+    options.calls = _call_source(args, config)
     return Engine(**config.engine_kwargs()), options
+
+
+def _call_source(args: argparse.Namespace, config: EngineConfig) -> Any:
+    """A factory of the Asterisk call-event source, when --ami or [telephony] servers."""
+    if not args.ami and not config.raw.get("telephony", {}).get("servers"):
+        return None
+    from hallkpi.telephony import AmiServer, CallEventSource, TelephonyConfig, read_secret
+
+    tconf = TelephonyConfig.from_mapping(config.raw, source=args.config or "configuration")
+    servers = list(tconf.servers)
+    servers += [AmiServer.from_url(u, secret=read_secret(args.ami_secret_file)) for u in args.ami]
+
+    def source() -> CallEventSource:
+        return CallEventSource(
+            servers,
+            queues=tconf.queues,
+            translate=tconf.translate,
+            client=tconf.client,
+            on_gap=lambda gap: logging.getLogger("hallkpi.serve").warning("AMI gap: %s", gap),
+        )
+
+    return source
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,6 +172,16 @@ def register(subparsers: Any) -> None:
         "--event-clock",
         action="store_true",
         help="advance the clock only with events, not the wall clock (tests, replays)",
+    )
+    p.add_argument(
+        "--ami",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="also take call events from Asterisk: ami://user@host:5038 (repeatable)",
+    )
+    p.add_argument(
+        "--ami-secret-file", metavar="FILE", help="AMI secret (else $HALLKPI_AMI_SECRET)"
     )
     p.add_argument("--quiet", action="store_true", help="log warnings only")
     add_store_options(p)

@@ -31,7 +31,17 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 class ServiceProcess:
     """One `hallkpi serve --event-clock` worker with an HTTP port."""
 
-    def __init__(self, broker: Broker, store_dir: Path, client_id: str = "svc-test") -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        store_dir: Path,
+        client_id: str = "svc-test",
+        *,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.extra_args = list(args)
+        self.extra_env = dict(env or {})
         self.broker = broker
         self.store_dir = store_dir
         self.client_id = client_id
@@ -49,10 +59,14 @@ class ServiceProcess:
             "--http", f"127.0.0.1:{self.http_port}",
             "--event-clock",
             "--kpi-interval-s", "1",
+            *self.extra_args,
         ]  # fmt: skip
         self._logfile = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            cmd, stdout=self._logfile, stderr=subprocess.STDOUT, env={**os.environ}
+            cmd,
+            stdout=self._logfile,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.extra_env},
         )
         wait_until(self.healthy, 60, f"the service to be healthy (log: {self.log})")
 
