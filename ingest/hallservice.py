@@ -90,6 +90,7 @@ class HallService:
         self._last_status: dict[str, dict[str, Any]] = {}
         self._status_sent_at: dict[str, int] = {}
         self._last_kpis_ms: int | None = None
+        self._late_base: int | None = None
 
     # --- messages ----------------------------------------------------------------------
 
@@ -112,7 +113,6 @@ class HallService:
         )
         for reason, item in decoded.rejections:
             self._reject(out, reason, topic, payload if item is None else _encode(item))
-        late_before = self.engine.diagnostics()["late_events"] if decoded.events else 0
         for event in decoded.events:
             try:
                 if self.engine.push(event):
@@ -122,8 +122,6 @@ class HallService:
                     c.events_duplicate += 1
             except InvalidEvent as exc:
                 self._reject(out, str(exc), topic, _encode(event))
-        if decoded.events:
-            c.events_late += self.engine.diagnostics()["late_events"] - late_before
         if out.applied:
             out.hall = hall
         return out
@@ -166,6 +164,11 @@ class HallService:
         """Advances the clock to ``now_ms`` and collects what is due; statuses are rate
         limited by ``wall_ms`` (default ``now_ms``), a clock that moves in real time."""
         out = Tick()
+        # Late events are counted by the engine; read once a tick, not once a message.
+        late = self.engine.diagnostics()["late_events"]
+        if self._late_base is None:
+            self._late_base = late - self.counters.events_late
+        self.counters.events_late = late - self._late_base
         changes = self.engine.advance(now_ms)
         self.counters.alerts += len(changes)
         out.alert_changes = changes
