@@ -66,7 +66,7 @@ TYPES = (
     + ("agent.state", "agent.state", "opinion.submitted", "opinion.resolved")
 )
 STEPS: tuple[str, ...] = ("event",) * 14 + ("tick",) * 4
-STEPS += ("dup", "dup_changed", "bad", "bad", "advance", "check", "burst")
+STEPS += ("dup", "dup_changed", "bad", "bad", "advance", "check", "burst", "late_pair")
 TICKS = (0, 0, 1, 37, 400, 1000, 1500, 5000, 30_000, 61_000, 300_000, 899_999, 900_000)
 BIG_TICKS = (1_800_000, 3_600_000, 4 * HOUR, DAY)
 LAGS = (0,) * 10 + (1, 999, 1000, 5000, 60_000, 290_000, 310_000, 900_000, 3_700_000)
@@ -477,6 +477,33 @@ class StreamBuilder:
                     ev["agent"] = self.pick(AGENTS)
             self.send(ev)
 
+    def late_pair(self) -> None:
+        """Both ends of a wait or handle time, one or both of them late (or not)."""
+        self.n += 1
+        ticket, hall = f"L{self.n}", self.pick(self.halls)
+        start_type, end_type = self.pick(
+            (("ticket.issued", "ticket.called"), ("ticket.started", "ticket.completed"))
+        )
+        ages = (0, 10 * MINUTE, 2 * HOUR, 8 * HOUR, 26 * HOUR)
+        start_ts = max(self.clock - self.pick(ages), 0)
+        end_ts = max(start_ts + self.pick((-MINUTE, 0, 1, 90_000, HOUR)), 0)
+        pair = [(start_type, start_ts), (end_type, end_ts)]
+        if self.draw(st.booleans()):
+            pair.reverse()
+        for etype, ts in pair:
+            ev: dict[str, Any] = {
+                "id": self.fresh_id(),
+                "type": etype,
+                "ts": ts,
+                "hall": hall,
+                "ticket": ticket,
+            }
+            if etype == "ticket.issued":
+                ev.update(service="tax", channel="kiosk")
+            else:
+                ev.update(window=self.pick(WINDOWS), staff=self.pick(STAFF))
+            self.send(ev)
+
     def step(self) -> None:
         kind = self.pick(STEPS)
         if kind == "event":
@@ -496,6 +523,8 @@ class StreamBuilder:
             self.send(self.bad_event())
         elif kind == "burst":
             self.burst()
+        elif kind == "late_pair":
+            self.late_pair()
         elif kind == "advance":
             target = self.clock + self.pick((0, 500, 1000, 59_999, 120_000))
             self.pair.advance(target)
