@@ -100,8 +100,10 @@ class Engine(_engine.Engine):
         halls: Iterable[str] = (),
         max_payload_bytes: int = 262144,
     ) -> None:
-        if pane_ms <= 0:
-            raise ConfigError("pane_ms must be > 0 milliseconds")
+        if pane_ms <= 0 or 900_000 % pane_ms:
+            raise ConfigError(
+                "pane_ms must divide 15 minutes (900000 ms), so that local midnight starts a pane"
+            )
         if any(h <= 0 for h in horizons_s) or len(set(horizons_s)) != len(horizons_s):
             raise ConfigError("horizons_s must be distinct positive numbers of seconds")
         for name, v in (

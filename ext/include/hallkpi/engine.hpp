@@ -63,7 +63,10 @@ struct PushResult {
 class Engine {
  public:
   explicit Engine(Config cfg) : cfg_(std::move(cfg)) {
-    if (cfg_.pane_ms <= 0) throw std::invalid_argument("pane_ms must be > 0");
+    if (cfg_.pane_ms <= 0 || 900000 % cfg_.pane_ms != 0)
+      throw std::invalid_argument(
+          "pane_ms must divide 15 minutes (900000 ms), so that local midnight (UTC offsets "
+          "are whole quarter hours) starts a pane");
     if (cfg_.opinion_sla_s < 0) throw std::invalid_argument("opinion_sla_s must be >= 0");
     if (!(cfg_.default_handle_s >= 0)) throw std::invalid_argument("default_handle_s must be >= 0");
     calls_.short_abandon_s = cfg_.short_abandon_s;
@@ -248,6 +251,10 @@ class Engine {
   }
   int add_sliding(int64_t seconds) {
     if (!halls_.empty()) throw std::logic_error("horizons are fixed once halls exist");
+    if (seconds * 1000 % cfg_.pane_ms != 0)
+      throw std::invalid_argument("horizon " + horizon_name(seconds) +
+                                  " is not a whole number of panes of " +
+                                  std::to_string(cfg_.pane_ms) + " ms");
     sliding_s_.push_back(seconds);
     sliding_panes_.push_back(panes_of(seconds));
     return static_cast<int>(sliding_s_.size() - 1);
