@@ -36,6 +36,7 @@ class AckPump:
         self.interval_s = interval_s
         self._events: list[dict[str, Any]] = []
         self._waiters: list[asyncio.Future[None]] = []
+        self._callbacks: list[Callable[[bool], None]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
@@ -48,6 +49,15 @@ class AckPump:
         self._wake.set()
         return fut
 
+    def submit_callback(
+        self, events: Sequence[dict[str, Any]], done: Callable[[bool], None]
+    ) -> None:
+        """Like :meth:`submit`, without a future: ``done(True)`` once durable,
+        ``done(False)`` when the store round failed (cheaper per message)."""
+        self._events.extend(events)
+        self._callbacks.append(done)
+        self._wake.set()
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="ack-pump")
 
@@ -58,7 +68,7 @@ class AckPump:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        if self._waiters:
+        if self._waiters or self._callbacks:
             await self._round()
 
     async def _run(self) -> None:
@@ -71,6 +81,7 @@ class AckPump:
     async def _round(self) -> None:
         events, self._events = self._events, []
         waiters, self._waiters = self._waiters, []
+        callbacks, self._callbacks = self._callbacks, []
         self.rounds += 1
         try:
             if events:
@@ -81,7 +92,11 @@ class AckPump:
             for w in waiters:
                 if not w.done():
                     w.set_exception(exc)
+            for cb in callbacks:
+                cb(False)
             return
         for w in waiters:
             if not w.done():
                 w.set_result(None)
+        for cb in callbacks:
+            cb(True)

@@ -31,6 +31,7 @@ class Outbox:
         self.burst = burst
         self.limit = limit
         self._latest: OrderedDict[str, tuple[bytes, bool]] = OrderedDict()
+        self._urgent: OrderedDict[str, tuple[bytes, bool]] = OrderedDict()
         self._queue: deque[tuple[str, bytes, bool]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -38,10 +39,21 @@ class Outbox:
         self.dropped = 0
 
     def put(
-        self, topic: str, payload: bytes, *, retain: bool = False, coalesce: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool = False,
+        coalesce: bool = False,
+        urgent: bool = False,
     ) -> None:
-        """Queues a message; ``coalesce`` keeps only the newest waiting one per topic."""
-        if coalesce:
+        """Queues a message; ``coalesce`` keeps only the newest waiting one per topic;
+        ``urgent`` (a coalesced status caused by an event) goes before the others."""
+        if urgent:
+            self._latest.pop(topic, None)
+            self._urgent.pop(topic, None)
+            self._urgent[topic] = (payload, retain)
+        elif coalesce:
             self._latest.pop(topic, None)
             self._latest[topic] = (payload, retain)
         else:
@@ -52,7 +64,7 @@ class Outbox:
         self._wake.set()
 
     def __len__(self) -> int:
-        return len(self._latest) + len(self._queue)
+        return len(self._urgent) + len(self._latest) + len(self._queue)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="mqtt-outbox")
@@ -79,6 +91,10 @@ class Outbox:
 
     async def _burst(self) -> None:
         n = 0
+        while n < self.burst and self._urgent:
+            topic, (payload, retain) = self._urgent.popitem(last=False)
+            self._send(topic, payload, retain)
+            n += 1
         while n < self.burst and self._queue:
             self._send(*self._queue.popleft())
             n += 1

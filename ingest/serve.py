@@ -20,7 +20,7 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from hallkpi.ingest.connection import Store
 from hallkpi.ingest.hallservice import HallFilter, HallService
 from hallkpi.ingest.http import HttpEndpoint
 from hallkpi.ingest.jsonl import _ANY_EVENT, event_columns, lenient
+from hallkpi.ingest.live_advice import LiveDecisions
 from hallkpi.ingest.mqtt_url import MqttURL
 from hallkpi.ingest.outbox import Outbox
 from hallkpi.ingest.recovery import recover
@@ -82,6 +83,7 @@ class ServeOptions:
     wall_clock: bool = True  # False: the clock moves only with events (tests, replays)
     writer: WriterConfig = field(default_factory=WriterConfig)
     log_every_s: float = 60.0
+    config: Mapping[str, Any] = field(default_factory=dict)  # the file: [advice], [quoted_wait]
     # Call events from Asterisk: a factory of an async context manager that iterates
     # EVENTS.md call events (hallkpi.telephony.CallEventSource); None = MQTT only.
     calls: Callable[[], Any] | None = None
@@ -93,12 +95,16 @@ class Service:
     def __init__(self, engine: Engine, options: ServeOptions) -> None:
         self.engine = engine
         self.options = options
+        self.decisions = LiveDecisions(
+            engine, topics=options.topics, owns=options.halls.owns, config=options.config
+        )
         self.core = HallService(
             engine,
             topics=options.topics,
             halls=options.halls,
             max_payload_bytes=options.max_payload_bytes,
             kpi_interval_s=options.kpi_interval_s,
+            extra_status=self.decisions.extra_status,
         )
         self.topics = options.topics
         self.arrivals = ArrivalClock()
@@ -107,6 +113,7 @@ class Service:
         self.acks: AckPump | None = None
         self.outbox: Outbox | None = None
         self.calls_error: str | None = None
+        self._last_applied: list[dict[str, Any]] = []
         self.connected = asyncio.Event()
         self.ready = asyncio.Event()
         self.http_address: tuple[str, int] | None = None
@@ -134,6 +141,7 @@ class Service:
         o = self.options
         await asyncio.to_thread(self._recover)
         self.writer = StoreWriter(o.store, Spool(o.spool_dir), o.writer)
+        self.decisions.record_to(o.store)
         writer = self.writer
         self.acks = AckPump(
             writer, lambda evs: events_to_columns(evs, self.arrivals), interval_s=o.ack_interval_s
@@ -179,6 +187,7 @@ class Service:
             writer.add_alerts(self.engine.drain_alerts())  # changes since the last tick
             self._write_kpis(self.engine.now)
             await asyncio.to_thread(writer.close, 60)
+            await asyncio.to_thread(self.decisions.close, 10)
 
     def _client(self) -> Client:
         o = self.options
@@ -198,6 +207,7 @@ class Service:
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
+        self._fast_acks(client)
         self.client = client
         return client
 
@@ -209,6 +219,41 @@ class Service:
 
     def _on_disconnect(self, client: Client, packet: Any, exc: BaseException | None = None) -> None:
         log.warning("disconnected from %s; reconnecting", self.options.mqtt)
+
+    def _fast_acks(self, client: Client) -> None:
+        """Takes over gmqtt's QoS 1 path: each message is applied at once and its PUBACK
+        sent from the store round's callback, with no Task or Future per message (gmqtt
+        would wrap the async ``_on_message`` in a Task). gmqtt internals, pinned to
+        0.8.x in pyproject; without them the async path stays."""
+        handler = getattr(client, "_package_handler", None)
+        if handler is None or not hasattr(handler, "_send_puback"):
+            return
+
+        def qos1(mid: int, packet: bytes, topic: str, properties: Any) -> None:
+            self._take(topic, packet)
+            acks = self.acks
+            assert acks is not None
+            applied = self._last_applied
+            if not applied:
+                handler._send_puback(mid)
+                return
+
+            def done(ok: bool) -> None:
+                if ok:  # else no PUBACK: the broker delivers the message again
+                    handler._send_puback(mid)
+
+            acks.submit_callback(applied, done)
+
+        handler._handle_qos_1_publish_packet = qos1
+
+    def _take(self, topic: str, payload: bytes) -> None:
+        handled = self.core.handle(topic, payload)
+        for letter in handled.deadletters:
+            self._publish(self.topics.deadletter, letter)
+        if handled.hall is not None:
+            for t, body, retain in self.core.due_statuses(_wall_ms(), [handled.hall]):
+                self._publish(t, body, retain=retain, urgent=True)
+        self._last_applied = handled.applied
 
     async def _on_message(
         self, client: Client, topic: str, payload: bytes, qos: int, properties: Any
@@ -241,10 +286,13 @@ class Service:
             self.calls_error = f"AMI login refused: {exc}"
             log.error("%s; call events stopped", self.calls_error)
 
-    def _publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Queues a QoS 1 message; retained ones (statuses) coalesce per topic."""
+    def _publish(
+        self, topic: str, payload: bytes, *, retain: bool = False, urgent: bool = False
+    ) -> None:
+        """Queues a QoS 1 message; retained ones (statuses) coalesce per topic; urgent
+        ones (a status changed by an event) go first."""
         if self.outbox is not None:
-            self.outbox.put(topic, payload, retain=retain, coalesce=retain)
+            self.outbox.put(topic, payload, retain=retain, coalesce=retain, urgent=urgent)
 
     def _send(self, topic: str, payload: bytes, retain: bool) -> None:
         if self.client is not None:
@@ -266,7 +314,7 @@ class Service:
         """Advances the clock and publishes and stores what is due."""
         now = self._now_ms()
         t = self.core.tick(now, _wall_ms())
-        for topic, payload, retain in t.messages:
+        for topic, payload, retain in [*t.messages, *self.decisions.tick(now)]:
             self._publish(topic, payload, retain=retain)
         if self.writer is not None:
             self.writer.add_alerts(t.alert_changes)
