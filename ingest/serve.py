@@ -33,7 +33,7 @@ from hallkpi.core import Engine
 from hallkpi.ingest.acks import AckPump
 from hallkpi.ingest.batch import ArrivalClock
 from hallkpi.ingest.connection import Store
-from hallkpi.ingest.hallservice import HallFilter, HallService
+from hallkpi.ingest.hallservice import HallFilter, HallService, Handled
 from hallkpi.ingest.http import HttpEndpoint
 from hallkpi.ingest.jsonl import _ANY_EVENT, event_columns, lenient
 from hallkpi.ingest.live_advice import LiveDecisions
@@ -113,7 +113,6 @@ class Service:
         self.acks: AckPump | None = None
         self.outbox: Outbox | None = None
         self.calls_error: str | None = None
-        self._last_applied: list[dict[str, Any]] = []
         self.connected = asyncio.Event()
         self.ready = asyncio.Event()
         self.http_address: tuple[str, int] | None = None
@@ -230,10 +229,9 @@ class Service:
             return
 
         def qos1(mid: int, packet: bytes, topic: str, properties: Any) -> None:
-            self._take(topic, packet)
+            applied = self._carry_out(self.core.handle(topic, packet))
             acks = self.acks
             assert acks is not None
-            applied = self._last_applied
             if not applied:
                 handler._send_puback(mid)
                 return
@@ -246,26 +244,24 @@ class Service:
 
         handler._handle_qos_1_publish_packet = qos1
 
-    def _take(self, topic: str, payload: bytes) -> None:
-        handled = self.core.handle(topic, payload)
+    def _carry_out(self, handled: Handled) -> list[dict[str, Any]]:
+        """Publishes a message's dead letters and, when due, its hall's status (before
+        the periodic refreshes); returns the applied events, still to be stored."""
         for letter in handled.deadletters:
             self._publish(self.topics.deadletter, letter)
         if handled.hall is not None:
             for t, body, retain in self.core.due_statuses(_wall_ms(), [handled.hall]):
                 self._publish(t, body, retain=retain, urgent=True)
-        self._last_applied = handled.applied
+        return handled.applied
 
     async def _on_message(
         self, client: Client, topic: str, payload: bytes, qos: int, properties: Any
     ) -> int:
-        handled = self.core.handle(topic, payload)
-        for letter in handled.deadletters:
-            self._publish(self.topics.deadletter, letter)
-        if handled.hall is not None:  # the status at once when due, else on the next tick
-            for t, body, retain in self.core.due_statuses(_wall_ms(), [handled.hall]):
-                self._publish(t, body, retain=retain)
+        """gmqtt's own path (used only when its QoS 1 handler cannot be taken over)."""
+        applied = self._carry_out(self.core.handle(topic, payload))
         assert self.acks is not None
-        await self.acks.submit(handled.applied)
+        if applied:
+            await self.acks.submit(applied)
         return 0  # success: PUBACK now
 
     async def _calls(self, source_factory: Callable[[], Any]) -> None:
@@ -274,14 +270,9 @@ class Service:
         try:
             async with source_factory() as source:
                 async for event in source:
-                    handled = self.core.apply_event(event, "ami")
-                    for letter in handled.deadletters:
-                        self._publish(self.topics.deadletter, letter)
-                    if handled.applied and self.acks is not None:
-                        self.acks.submit(handled.applied)  # stored; nothing to acknowledge
-                    if handled.hall is not None:
-                        for t, body, retain in self.core.due_statuses(_wall_ms(), [handled.hall]):
-                            self._publish(t, body, retain=retain)
+                    applied = self._carry_out(self.core.apply_event(event, "ami"))
+                    if applied and self.acks is not None:  # stored; nothing to acknowledge
+                        self.acks.submit_callback(applied, lambda ok: None)
         except PermissionError as exc:  # hallkpi.telephony.AmiAuthError
             self.calls_error = f"AMI login refused: {exc}"
             log.error("%s; call events stopped", self.calls_error)
