@@ -4,7 +4,8 @@ Top row: city figures (total waiting, the worst hall's longest wait and window
 pressure, calls waiting, overdue opinions, alerts firing). Middle: one tile per hall for
 the figures the halls are judged on. Bottom: one table row per hall with every figure
 of the issue (waiting, longest wait, pressure, open windows and rate, estimated wait,
-answer rate, satisfaction, alerts firing).
+answer rate, satisfaction, alerts firing), and the latest live staffing advice of each
+hall (table ``advice``, written by ``hallkpi serve`` once a minute).
 """
 
 from __future__ import annotations
@@ -94,4 +95,41 @@ def build(settings: GrafanaSettings) -> Board:
     ]
     columns.append(Column("alerts_firing", "alerts_firing"))
     table_panel(board, "各大厅 Halls", query, columns, h=10)
+    advice_panel(board, db)
     return board
+
+
+def advice_panel(board: Board, db: str) -> None:
+    """Each hall's latest advice (windows and phone agents) with its numbers."""
+    last = "argMaxIf(tuple({c}), ts, kind = {k}).1 AS {a}"
+    fields = [
+        ("text", "'windows'", "windows"),
+        ("open", "'windows'", "open"),
+        ("needed", "'windows'", "needed"),
+        ("arrivals_per_h", "'windows'", "arrivals_per_h"),
+        ("handle_s", "'windows'", "handle_s"),
+        ("service_level_now", "'windows'", "service_level_now"),
+        ("service_level_advised", "'windows'", "service_level_advised"),
+        ("text", "'agents'", "agents"),
+    ]
+    select = ",\n    ".join(last.format(c=c, k=k, a=a) for c, k, a in fields)
+    names = ", ".join(f"a.{a} AS {a}" for _, _, a in fields)
+    sql = (
+        f"SELECT h.hall AS hall, {names}\nFROM (\n  SELECT DISTINCT hall FROM {db}.hall_kpis\n"
+        "  WHERE $__timeFilter(ts) AND hall IN (${hall:singlequote})) AS h\nLEFT JOIN (\n"
+        f"  SELECT hall,\n    {select}\n  FROM {db}.advice\n  WHERE $__timeFilter(ts)\n"
+        "  GROUP BY hall) AS a ON a.hall = h.hall\nORDER BY hall"
+    )
+    query = SqlQuery(sql, ("hall", *(a for _, _, a in fields)))
+    columns = [
+        Column("hall", "hall", title="大厅 Hall"),
+        Column("windows", "windows", "advice", title="窗口建议 Windows advice"),
+        Column("open", "open_windows", "advice", title="开放 Open"),
+        Column("needed", "open_windows", "advice", title="需要 Needed"),
+        Column("arrivals_per_h", "throughput_per_h", "advice", title="到达/小时 Arrivals/h"),
+        Column("handle_s", "aht_s", "advice", title="办理时长 Handle"),
+        Column("service_level_now", "service_level", "advice", title="当前达标 Level now"),
+        Column("service_level_advised", "service_level", "advice", title="建议后 Advised"),
+        Column("agents", "agents", "advice", title="坐席建议 Agents advice"),
+    ]
+    table_panel(board, "人员建议 Staffing advice", query, columns, h=8)

@@ -22,7 +22,15 @@ from hallkpi.ingest.topics import Topics
 
 _encode = msgspec.json.encode
 
-CLOCK_FIELDS = frozenset({"longest_wait_s", "longest_call_wait_s"})
+CLOCK_FIELDS = frozenset(
+    {
+        "longest_wait_s",
+        "longest_call_wait_s",
+        "quoted_wait_s",  # added by the extra_status hook of hallkpi.ingest.live_advice
+        "quoted_wait_p10_s",
+        "quoted_wait_p90_s",
+    }
+)
 """Status fields that change with the clock alone."""
 
 

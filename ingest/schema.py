@@ -12,6 +12,8 @@ the engine's ``snapshot_columns()``/``staff_columns()``):
 * ``hall_kpis``: one row per ``(ts, hall, horizon)``: every gauge and windowed KPI.
 * ``staff_kpis``: one row per ``(ts, hall, staff, horizon)``.
 * ``alerts``: alert state changes.
+* ``advice``: the live staffing advice, per hall and kind (windows, agents) once a
+  minute (migration 3; written by :mod:`hallkpi.ingest.live_advice`, not the writer).
 * ``schema_migrations``: the versions applied.
 
 With ``cluster`` every statement is ``ON CLUSTER``, each table is a Replicated* table
@@ -143,6 +145,27 @@ ALERTS = Table(
     ),
     order_by=("hall", "alert", "ts", "state"),
 )
+ADVICE = Table(
+    "advice",
+    (
+        ("ts", TS),
+        ("hall", LC),
+        ("kind", LC),
+        ("action", LC),
+        ("change", "Int32"),
+        ("open", "UInt32"),
+        ("needed", "UInt32"),
+        ("waiting", "UInt32"),
+        ("arrivals_per_h", "Float64"),
+        ("handle_s", "Float64"),
+        ("service_level_now", NUM),
+        ("service_level_advised", NUM),
+        ("target_wait_s", "Float64"),
+        ("target_level", "Float64"),
+        ("text", "String"),
+    ),
+    order_by=("hall", "kind", "ts"),
+)
 MIGRATIONS_TABLE = Table(
     "schema_migrations",
     (("version", "UInt32"), ("name", "String"), ("applied_at", TS)),
@@ -246,6 +269,7 @@ def _tables(*tables: Table) -> Callable[[Layout], list[Statement]]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and dead letters", _tables(EVENTS, DEAD_LETTERS)),
     Migration(2, "hall, staff and alert history", _tables(HALL_KPIS, STAFF_KPIS_TABLE, ALERTS)),
+    Migration(3, "live staffing advice", _tables(ADVICE)),
 )
 """Applied in order, each once; a new one only ever appends to this tuple."""
 

@@ -103,6 +103,7 @@ def build(args: argparse.Namespace) -> tuple[Engine, ServeOptions]:
         kpi_interval_s=float(args.kpi_interval_s or section.get("kpi_interval_s", 10)),
         max_payload_bytes=int(section.get("max_payload_bytes", config.max_payload_bytes)),
         wall_clock=not args.event_clock,
+        config=config.raw,
     )
     options.calls = _call_source(args, config)
     return Engine(**config.engine_kwargs()), options

@@ -4,7 +4,7 @@
 the simulated clock and run counters) into one rich renderable: a header with the
 simulated clock and a progress bar, one row per hall (waiting, longest wait, window
 pressure, open windows, estimated wait, served today, call answer rate, satisfaction,
-alerts firing), a city total and a footer. Values past their alert thresholds are
+staffing advice, alerts firing), a city total and a footer. Values past their alert thresholds are
 coloured. :func:`progress_line` is the one-line form printed when stdout is no terminal.
 """
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hallkpi.core.advice import hall_advice
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -114,8 +115,22 @@ def hall_cells(name: str, doc: Mapping[str, Any], firing: Sequence[str]) -> list
         Text(f"{today.get('served', 0):,}"),
         _styled(percent(answer), answer, 0.9, 0.8, low=True),
         _styled("-" if math.isnan(rating) else f"{rating:.2f} ★", rating, 4.3, 4.0, low=True),
+        advice_cell(name, doc),
         alerts,
     ]
+
+
+def advice_cell(name: str, doc: Mapping[str, Any]) -> Text:
+    """Live staffing advice (core.advice, default targets): windows to open (+N) or that
+    can close (-N), and the same for phone agents."""
+    a = hall_advice(name, doc)
+    text = f"{a.windows.short} win"
+    if a.agents is not None:
+        text += f" {a.agents.short} agt"
+    style = (
+        "bold yellow" if a.windows.action == "open" else "green" if a.windows.action == "ok" else ""
+    )
+    return Text(text, style=style)
 
 
 _COLUMNS = (
@@ -128,6 +143,7 @@ _COLUMNS = (
     ("served today", "right"),
     ("answer rate", "right"),
     ("satisfaction", "right"),
+    ("advice", "left"),
     ("alerts firing", "left"),
 )
 
