@@ -34,9 +34,9 @@ from hallkpi.core.suggest import (
     Suggestion,
     SuggestionSettings,
     expansion,
-    schedule,
     training,
 )
+from hallkpi.core.suggest_schedule import schedule
 from hallkpi.ingest.cli_options import add_store_options, store_from_args
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreError

@@ -16,9 +16,9 @@ from hallkpi.core.suggest import (
     binomial_sf,
     business_buckets,
     expansion,
-    schedule,
     training,
 )
+from hallkpi.core.suggest_schedule import schedule
 
 S = SuggestionSettings()
 
