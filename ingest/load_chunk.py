@@ -30,8 +30,8 @@ class Validator:
     def __init__(self, max_payload_bytes: int = 262144) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.engine = Engine(
-            horizons_s=(86400,),
-            pane_ms=86_400_000,
+            horizons_s=(900,),  # the coarsest allowed: one pane, the least state
+            pane_ms=900_000,
             alert_rules=(),
             max_payload_bytes=max_payload_bytes,
         )

@@ -90,11 +90,10 @@ def read_event_blocks(
             params["tz"] = timezone
     if halls is not None:
         params["halls"] = list(halls)
+    # Widths over the whole table: ClickHouse may convert rows that WHERE drops later
+    # (FINAL), and a longer string there would not fit a narrower FixedString.
     widths = store.rows(
-        "SELECT "
-        + ", ".join(f"max(length({ident(n)}))" for n in EVENT_STRINGS)
-        + f" FROM {events} WHERE {where}",
-        params,
+        "SELECT " + ", ".join(f"max(length({ident(n)}))" for n in EVENT_STRINGS) + f" FROM {events}"
     )[0]
     if not any(widths):
         return

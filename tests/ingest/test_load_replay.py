@@ -213,3 +213,20 @@ def test_chunks_parsed_by_worker_processes_give_the_same_store(
     again = Engine()
     replay_into(again, store)
     assert again.snapshot() == engine.snapshot()
+
+
+def test_recovery_of_some_halls_when_another_hall_has_longer_strings(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve --halls` recovers only its halls; another hall's longer names and ids in the
+    same table must not break the fixed-width columns of the read."""
+    short = {"id": "a", "type": "ticket.cancelled", "ts": T0, "hall": "h1", "ticket": "A"}
+    long = {**short, "id": "x" * 64, "hall": "a-much-longer-hall-name", "ticket": "T" * 60}
+    path = tmp_path / "two.jsonl"
+    path.write_text(json.dumps(short) + "\n" + json.dumps(long) + "\n")
+    run(capsys, "load", str(path), "--store", url(store))
+    blocks = list(read_event_blocks(store, halls=["h1"]))
+    assert [x.decode() for b in blocks for x in b["hall"].tolist()] == ["h1"]
+    engine = Engine()
+    recover(engine, store, now_ms=T0 + 1000, halls=["h1"])
+    assert engine.halls() == ["h1"]
