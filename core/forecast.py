@@ -222,5 +222,3 @@ def plan(
             level = service_level(windows, per_h, cycle, a.target_wait_s)
             rows.append(PlanRow(hall, day, m, m + slot_minutes, n, per_h, cycle, windows, level))
     return rows
-
-
