@@ -12,6 +12,17 @@ from pathlib import Path
 import pytest
 from hallkpi.core.simulate import simulate_lines
 from hallkpi.ingest.connection import Store
+from mqtt_broker import Broker, free_port
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A real Mosquitto on a free loopback port, with persistence in ``tmp_path``."""
+    b = Broker(tmp_path / "broker", free_port())
+    b.workdir.mkdir()
+    b.start()
+    yield b
+    b.stop()
 
 
 @pytest.fixture(scope="session")

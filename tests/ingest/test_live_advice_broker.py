@@ -4,12 +4,11 @@ minute of the (event) clock, and the status carries the quoted wait."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mqtt_broker import Broker, free_port, mosquitto_binary
+from mqtt_broker import Broker, mosquitto_binary
 from service_process import Collector, Publisher, ServiceProcess, wait_until
 
 pytestmark = [
@@ -19,15 +18,6 @@ pytestmark = [
 
 T0 = 1795741200000  # 2026-11-27 06:20 Shanghai
 PREFIX = "hallkpi/v1"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker", free_port())
-    b.workdir.mkdir()
-    b.start()
-    yield b
-    b.stop()
 
 
 def events() -> list[dict[str, Any]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hallkpi.telephony import QueueMap, translate_stream
-from mqtt_broker import Broker, free_port, mosquitto_binary
+from mqtt_broker import Broker, mosquitto_binary
 from service_process import Publisher, ServiceProcess, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "telephony"))
@@ -22,15 +21,6 @@ pytestmark = [
 ]
 CAPTURE = Path(__file__).resolve().parents[1] / "telephony" / "data" / "small-capture.txt"
 QUEUES = {"12366-yuhua": "yuhua", "12366-xinhua": "xinhua"}
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker", free_port())
-    b.workdir.mkdir()
-    b.start()
-    yield b
-    b.stop()
 
 
 def test_serve_takes_call_events_from_asterisk(broker: Broker, tmp_path: Path) -> None:

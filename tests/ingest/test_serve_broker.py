@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hallkpi.core import Engine
 from hallkpi.core.simulate import simulate
-from mqtt_broker import Broker, free_port, mosquitto_binary
+from mqtt_broker import Broker, mosquitto_binary
 from service_process import Collector, Publisher, ServiceProcess, wait_until
 
 pytestmark = [
@@ -21,15 +21,6 @@ pytestmark = [
 
 T0 = 1795741200000  # 2026-11-27 06:20 Shanghai
 PREFIX = "hallkpi/v1"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker", free_port())
-    b.workdir.mkdir()
-    b.start()
-    yield b
-    b.stop()
 
 
 @pytest.fixture
