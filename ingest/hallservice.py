@@ -10,6 +10,8 @@ broker and the broker tests test the carrying.
 from __future__ import annotations
 
 import hashlib
+import inspect
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +19,25 @@ from typing import Any
 import msgspec
 from hallkpi.core import Engine, InvalidEvent
 from hallkpi.ingest.counters import Counters
+from hallkpi.ingest.decode import (
+    DEADLETTER_PAYLOAD_BYTES as DEADLETTER_KEEP,
+)
 from hallkpi.ingest.decode import DEFAULT_MAX_BYTES, deadletter, decode_payload
 from hallkpi.ingest.topics import Topics
 
-_encode = msgspec.json.encode
+log = logging.getLogger("hallkpi.serve")
+
+_json = msgspec.json.encode
+
+
+def _encode(doc: Any) -> bytes:
+    """JSON of a decoded item for a dead letter; never raises (a dead letter must go
+    out even for what JSON cannot carry, e.g. a lone surrogate from an AMI source)."""
+    try:
+        return _json(doc)
+    except Exception:
+        return repr(doc).encode("utf-8", errors="replace")
+
 
 CLOCK_FIELDS = frozenset(
     {
@@ -53,12 +70,42 @@ class HallFilter:
         return self.shard is None or shard_of(hall, self.shard[1]) == self.shard[0]
 
 
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the service lets into the engine besides the engine's own validation.
+
+    ``max_lead_ms``/``max_age_ms``: an event further ahead of the wall clock, or older,
+    is refused (one event dated 2200 would move the engine clock of every hall; one
+    from 1971 would make a store block span a hundred monthly partitions). The age
+    limit is longer than recovery looks back (today, the longest horizon and 31 days of
+    carried-over open state) and short enough that a block spans at most three months.
+    ``known``: the configured halls; events of other halls are refused. Without a list
+    at most ``max_halls`` distinct halls are taken (a typo or a hostile producer must
+    not grow memory, ``/snapshot`` and retained topics without bound)."""
+
+    max_lead_ms: int | None = 300_000
+    max_age_ms: int | None = 35 * DAY_MS
+    known: frozenset[str] | None = None
+    max_halls: int = 1000
+
+
+def engine_checks_time(engine: Engine) -> bool:
+    """Whether the engine takes ``max_lead_ms``/``max_age_ms`` itself (then it checks
+    events against the clock of ``advance()``, recovery included)."""
+    return "max_lead_ms" in inspect.signature(type(engine).__init__).parameters
+
+
 @dataclass
 class Handled:
     """What one message produced; ``hall`` is the topic's hall when events applied."""
 
     applied: list[dict[str, Any]] = field(default_factory=list)
     deadletters: list[bytes] = field(default_factory=list)
+    # the same rejections as store rows: {"ts", "topic", "reason", "payload"}
+    rows: list[dict[str, Any]] = field(default_factory=list)
     hall: str | None = None
 
 
@@ -85,8 +132,19 @@ class HallService:
         status_interval_s: float = 1.0,
         status_refresh_s: float = 5.0,
         extra_status: Callable[[str, dict[str, Any]], None] | None = None,
+        admission: Admission | None = None,
+        wall_ms: Callable[[], int] | None = None,
     ) -> None:
+        """``wall_ms``: the wall clock (ms since the epoch) that events may not lead or
+        trail by more than the admission limits; None (an event clock) checks neither."""
         self.engine = engine
+        self.admission = admission or Admission()
+        # The engine checks times itself once it can (its own clock, recovery too);
+        # until then this service does, against the wall clock.
+        self._wall_clock = wall_ms
+        self._wall_ms = None if engine_checks_time(engine) else wall_ms
+        self._seen_halls: set[str] = set(engine.halls())
+        self._logged_errors: set[str] = set()
         self.topics = topics or Topics()
         self.halls = halls or HallFilter()
         self.max_payload_bytes = max_payload_bytes
@@ -103,7 +161,27 @@ class HallService:
     # --- messages ----------------------------------------------------------------------
 
     def handle(self, topic: str, payload: bytes) -> Handled:
-        """Decodes, checks and applies one MQTT payload of an events topic."""
+        """Decodes, checks and applies one MQTT payload of an events topic. Never
+        raises: whatever goes wrong becomes a dead letter (the message is then
+        acknowledged, so it cannot stall the session by being redelivered forever)."""
+        try:
+            return self._handle(topic, payload)
+        except Exception as exc:  # a bug, not bad input: still an answer for the payload
+            return self.internal_error(exc, topic, payload)
+
+    def internal_error(self, exc: BaseException, topic: str, payload: bytes) -> Handled:
+        """The answer for a payload whose handling raised: a dead letter with reason
+        "internal error", counted, logged with its traceback once per kind of error."""
+        out = Handled()
+        self.counters.internal_errors += 1
+        kind = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if kind not in self._logged_errors and len(self._logged_errors) < 100:
+            self._logged_errors.add(kind)
+            log.error("internal error handling a message on %s (logged once)", topic, exc_info=exc)
+        self._reject(out, f"internal error: {type(exc).__name__}", topic, payload)
+        return out
+
+    def _handle(self, topic: str, payload: bytes) -> Handled:
         out = Handled()
         c = self.counters
         c.messages_received += 1
@@ -112,51 +190,104 @@ class HallService:
             self._reject(out, f"not an events topic: {topic!r}", topic, payload)
             return out
         _, hall = parsed
+        refused = self._refuse_hall(hall)
+        if refused is not None:
+            c.halls_refused += 1
+            self._reject(out, refused, topic, payload)
+            return out
         if not self.halls.owns(hall):
             c.events_skipped_shard += 1
             return out
         decoded = decode_payload(payload, hall, max_bytes=self.max_payload_bytes)
-        c.events_received += len(decoded.events) + sum(
-            1 for r in decoded.rejections if r[1] is not None
-        )
-        for reason, item in decoded.rejections:
-            self._reject(out, reason, topic, payload if item is None else _encode(item))
+        c.events_received += decoded.received
+        for r in decoded.rejections:
+            self._reject(out, r.reason, topic, _encode(r.item) if r.element else payload)
         for event in decoded.events:
-            try:
-                if self.engine.push(event):
-                    out.applied.append(event)
-                    c.events_applied += 1
-                else:
-                    c.events_duplicate += 1
-            except InvalidEvent as exc:
-                self._reject(out, str(exc), topic, _encode(event))
+            self._push(out, event, topic)
         if out.applied:
             out.hall = hall
+            self._seen_halls.add(hall)
         return out
 
-    def apply_event(self, event: dict[str, Any], source: str) -> Handled:
-        """Applies one event from a source other than MQTT (e.g. Asterisk AMI)."""
-        out = Handled()
-        hall = event.get("hall")
-        if isinstance(hall, str) and not self.halls.owns(hall):
-            self.counters.events_skipped_shard += 1
-            return out
-        self.counters.events_received += 1
+    def _refuse_hall(self, hall: str) -> str | None:
+        """Why events of ``hall`` are refused, or None."""
+        a = self.admission
+        if a.known is not None:
+            if hall not in a.known:
+                return f"unknown hall {hall!r}: not one of the {len(a.known)} configured halls"
+        elif hall not in self._seen_halls and len(self._seen_halls) >= a.max_halls:
+            return (
+                f"hall {hall!r} refused: {a.max_halls} halls are served already "
+                "(configure the halls, or raise [service] max_halls)"
+            )
+        return None
+
+    def _out_of_clock(self, event: dict[str, Any]) -> str | None:
+        """Why ``event``'s time is refused (too far ahead of or behind the wall clock)."""
+        if self._wall_ms is None:
+            return None
+        ts = event.get("ts")
+        if not isinstance(ts, int) or isinstance(ts, bool):
+            return None  # the engine explains a ts that is no integer
+        a, now = self.admission, self._wall_ms()
+        if a.max_lead_ms is not None and ts > now + a.max_lead_ms:
+            return (
+                f"'ts' {ts} is {(ts - now) / 1000:.0f} s ahead of the service's clock "
+                f"(at most {a.max_lead_ms / 1000:.0f} s)"
+            )
+        if a.max_age_ms is not None and ts < now - a.max_age_ms:
+            return (
+                f"'ts' {ts} is {(now - ts) / 86_400_000:.1f} days old "
+                f"(at most {a.max_age_ms / 86_400_000:.0f} days)"
+            )
+        return None
+
+    def _push(self, out: Handled, event: dict[str, Any], source: str) -> None:
+        c = self.counters
+        why = self._out_of_clock(event)
+        if why is not None:
+            c.events_out_of_clock += 1
+            self._reject(out, why, source, _encode(event))
+            return
         try:
             if self.engine.push(event):
                 out.applied.append(event)
-                out.hall = str(hall)
-                self.counters.events_applied += 1
+                c.events_applied += 1
             else:
-                self.counters.events_duplicate += 1
+                c.events_duplicate += 1
         except InvalidEvent as exc:
             self._reject(out, str(exc), source, _encode(event))
-        return out
+
+    def apply_event(self, event: dict[str, Any], source: str) -> Handled:
+        """Applies one event from a source other than MQTT (e.g. Asterisk AMI)."""
+        try:
+            out = Handled()
+            hall = event.get("hall")
+            if isinstance(hall, str):
+                refused = self._refuse_hall(hall)
+                if refused is not None:
+                    self.counters.halls_refused += 1
+                    self._reject(out, refused, source, _encode(event))
+                    return out
+                if not self.halls.owns(hall):
+                    self.counters.events_skipped_shard += 1
+                    return out
+            self.counters.events_received += 1
+            self._push(out, event, source)
+            if out.applied:
+                out.hall = str(hall)
+                self._seen_halls.add(str(hall))
+            return out
+        except Exception as exc:
+            return self.internal_error(exc, source, _encode(event))
 
     def _reject(self, out: Handled, reason: str, topic: str, payload: bytes) -> None:
         self.counters.events_rejected += 1
         self.counters.deadletters += 1
         out.deadletters.append(deadletter(reason, topic, payload))
+        ts = self._wall_clock() if self._wall_clock is not None else self.engine.now
+        row = {"ts": ts, "topic": topic, "reason": reason, "payload": payload[:DEADLETTER_KEEP]}
+        out.rows.append(row)
 
     # --- clock -------------------------------------------------------------------------
 
