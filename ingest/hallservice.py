@@ -92,10 +92,11 @@ class Admission:
     max_halls: int = 1000
 
 
-def engine_checks_time(engine: Engine) -> bool:
-    """Whether the engine takes ``max_lead_ms``/``max_age_ms`` itself (then it checks
-    events against the clock of ``advance()``, recovery included)."""
-    return "max_lead_ms" in inspect.signature(type(engine).__init__).parameters
+def engine_checks_time(engine: Engine | type[Engine]) -> bool:
+    """Whether the engine (or engine class) takes ``max_lead_ms``/``max_age_ms`` itself
+    (then it checks events against the clock of ``advance()``, recovery included)."""
+    cls = engine if isinstance(engine, type) else type(engine)
+    return "max_lead_ms" in inspect.signature(cls.__init__).parameters
 
 
 @dataclass
@@ -157,6 +158,10 @@ class HallService:
         self._status_sent_at: dict[str, int] = {}
         self._last_kpis_ms: int | None = None
         self._late_base: int | None = None
+
+    def resync(self) -> None:
+        """Takes the engine's halls as seen (after recovery rebuilt the engine)."""
+        self._seen_halls = set(self.engine.halls())
 
     # --- messages ----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -47,13 +48,30 @@ def parse_mqtt_url(url: str) -> MqttURL:
     return MqttURL(parts.hostname, port, tls, user)
 
 
+def read_secret_file(path: str | Path, what: str) -> str:
+    """The first line of a secret file, refused when other users may read it (a secret
+    readable by the group or the world is no secret)."""
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} file {p}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"the {what} file {p} is accessible to other users (mode {stat.filemode(mode)}): "
+            f"chmod 600 {p}"
+        )
+    if not lines or not lines[0]:
+        raise ConfigError(f"the {what} file {p} is empty")
+    return lines[0]
+
+
 def mqtt_password(password_file: str | None) -> str | None:
-    """The broker password: first line of ``password_file``, else $HALLKPI_MQTT_PASSWORD."""
+    """The broker password: first line of ``password_file``, else $HALLKPI_MQTT_PASSWORD.
+    Read again at every connection attempt by the service (a rotated file is used)."""
     if password_file:
-        try:
-            return Path(password_file).read_text(encoding="utf-8").splitlines()[0]
-        except (OSError, IndexError) as exc:
-            raise ConfigError(f"cannot read the MQTT password file {password_file}") from exc
+        return read_secret_file(password_file, "MQTT password")
     return os.environ.get(PASSWORD_ENV)
 
 

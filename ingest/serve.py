@@ -1,15 +1,21 @@
 """``hallkpi serve``: MQTT in and out around one Engine, with the store behind it.
 
-Start: the engine is rebuilt from the store (today and the longest horizon), then the
-service connects to the broker with a persistent MQTT v5 session (stable client id,
-clean start off) and subscribes the event topics at QoS 1. Each message is decoded and
-applied at once (:class:`HallService`), and acknowledged (PUBACK) only after its events
-are in the store or its spool (:class:`AckPump`): after a crash the broker delivers the
-unacknowledged messages again and de-duplication by id absorbs what the store already
-had. Every second the clock advances from the wall clock: alert changes go to
-``{prefix}/halls/{hall}/alerts`` and the store, changed hall statuses to the retained
-``{prefix}/halls/{hall}/status``; KPI rows go to the store every ``kpi_interval_s``.
-Presence is retained on ``{prefix}/service/{client_id}``, "offline" by MQTT will.
+Start, in this order, each step waiting (with backoff, logged once, shown by
+``/healthz`` as 503 with the reason) instead of exiting: the HTTP endpoint; the store
+(it must answer and have its schema); the spool of an earlier run, drained into the
+store (recovery reads the store, so it must see those events); recovery of the engine
+from the store (today and the longest horizon), with the counters restored; then the
+broker, with a persistent MQTT v5 session (stable client id, clean start off), event
+topics at QoS 1, reconnected by :class:`BrokerLink` whenever the connection is lost or
+refused. Each message is decoded and applied at once (:class:`HallService`), its
+rejections dead-lettered (topic and store), and it is acknowledged (PUBACK) only after
+its events and dead letters are in the store or its spool (:class:`AckPump`): after a
+crash the broker delivers the unacknowledged messages again and de-duplication by id
+absorbs what the store already had. Every second the clock advances from the wall
+clock: alert changes go to ``{prefix}/halls/{hall}/alerts`` and the store, changed hall
+statuses to the retained ``{prefix}/halls/{hall}/status``; KPI rows go to the store
+every ``kpi_interval_s``. Presence is retained on ``{prefix}/service/{client_id}``,
+"offline" by MQTT will.
 """
 
 from __future__ import annotations
@@ -27,32 +33,38 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from gmqtt import Client, Message
-from gmqtt.mqtt.constants import MQTTv50
+from gmqtt import Message
 from hallkpi.core import Engine
 from hallkpi.ingest.acks import AckPump
 from hallkpi.ingest.batch import ArrivalClock
+from hallkpi.ingest.broker_link import BrokerLink
 from hallkpi.ingest.connection import Store
-from hallkpi.ingest.hallservice import HallFilter, HallService, Handled
+from hallkpi.ingest.hallservice import Admission, HallFilter, HallService, Handled
 from hallkpi.ingest.http import HttpEndpoint
 from hallkpi.ingest.jsonl import _ANY_EVENT, event_columns, lenient
 from hallkpi.ingest.live_advice import LiveDecisions
 from hallkpi.ingest.mqtt_url import MqttURL
 from hallkpi.ingest.outbox import Outbox
-from hallkpi.ingest.recovery import recover
-from hallkpi.ingest.schema import ensure_schema
+from hallkpi.ingest.recovery import dead_letter_counts, longest_horizon_s, recover, recovery_start
+from hallkpi.ingest.serve_health import Health, gap_rows
+from hallkpi.ingest.serve_store import add_deadletters, drain_spool, wait_for_store
 from hallkpi.ingest.spool import Spool
 from hallkpi.ingest.topics import Topics
 from hallkpi.ingest.writer import StoreWriter, WriterConfig
 
 log = logging.getLogger("hallkpi.serve")
 
-SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and unacknowledged messages)
-RECEIVE_MAXIMUM = 65535  # unacknowledged messages in flight towards us
+STOP_TIMEOUT_S = 30.0  # each shutdown step (store round, outbox) waits at most this
 
 
-def _wall_ms() -> int:
+def _monotonic_ms() -> int:
+    """A clock that moves in real time and never jumps (rate limits, not timestamps)."""
     return time.monotonic_ns() // 1_000_000
+
+
+def _epoch_ms() -> int:
+    """The wall clock: milliseconds since the Unix epoch."""
+    return time.time_ns() // 1_000_000
 
 
 def events_to_columns(events: Sequence[dict[str, Any]], clock: ArrivalClock) -> dict[str, Any]:
@@ -72,17 +84,21 @@ class ServeOptions:
     client_id: str
     store: Store
     spool_dir: Path
-    mqtt_password: str | None = None
+    # the broker password, asked again before every connection attempt (rotation)
+    mqtt_password: Callable[[], str | None] = lambda: None
     tls: ssl.SSLContext | None = None
     topics: Topics = field(default_factory=Topics)
     halls: HallFilter = field(default_factory=HallFilter)
+    admission: Admission = field(default_factory=Admission)
     http: tuple[str, int] | None = None
+    http_token: str | None = None  # bearer token of /snapshot and /metrics
     kpi_interval_s: float = 10.0
     ack_interval_s: float = 0.1
     max_payload_bytes: int = 262144
     wall_clock: bool = True  # False: the clock moves only with events (tests, replays)
     writer: WriterConfig = field(default_factory=WriterConfig)
     log_every_s: float = 60.0
+    reconnect_max_s: float = 15.0  # longest pause between attempts (broker, store)
     config: Mapping[str, Any] = field(default_factory=dict)  # the file: [advice], [quoted_wait]
     # Call events from Asterisk: a factory of an async context manager that iterates
     # EVENTS.md call events (hallkpi.telephony.CallEventSource); None = MQTT only.
@@ -105,28 +121,78 @@ class Service:
             max_payload_bytes=options.max_payload_bytes,
             kpi_interval_s=options.kpi_interval_s,
             extra_status=self.decisions.extra_status,
+            admission=options.admission,
+            wall_ms=_epoch_ms if options.wall_clock else None,
         )
         self.topics = options.topics
+        self.source = f"mqtt:{options.client_id}"  # dead letters' source in the store
         self.arrivals = ArrivalClock()
         self.writer: StoreWriter | None = None
-        self.client: Client | None = None
+        self.link: BrokerLink | None = None
         self.acks: AckPump | None = None
         self.outbox: Outbox | None = None
-        self.calls_error: str | None = None
-        self.connected = asyncio.Event()
-        self.ready = asyncio.Event()
+        self.health = Health(self)
+        self.ready = asyncio.Event()  # set at the first connection to the broker
         self.http_address: tuple[str, int] | None = None
         self._last_log = time.monotonic()
 
     # --- start and stop ----------------------------------------------------------------
 
+    async def run(self, stop: asyncio.Event) -> None:
+        o = self.options
+        http = None
+        if o.http is not None:  # first: /healthz explains what the start waits for
+            http = HttpEndpoint(
+                metrics=self.health.metrics,
+                health=self.health.problem,
+                notes=self.health.notes,
+                status=self._status,
+                snapshot=self.engine.snapshot,
+                gaps=self.health.gaps,
+                token=o.http_token,
+            )
+            self.http_address = await http.start(*o.http)
+        try:
+            self.health.stage = "waiting for the store"
+            if await wait_for_store(
+                o.store, stop, self.health.waiting, backoff_max_s=o.reconnect_max_s
+            ):
+                await self._with_writer(stop)
+        finally:
+            if http is not None:
+                await http.close()
+
+    async def _with_writer(self, stop: asyncio.Event) -> None:
+        o = self.options
+        self.writer = writer = StoreWriter(o.store, Spool(o.spool_dir), o.writer)
+        try:
+            self.health.stage = "draining the spool"
+            if not await drain_spool(writer, stop, self.health.waiting):
+                return
+            self.health.stage = "recovering from the store"
+            await asyncio.to_thread(self._recover)
+            await self._live(stop)
+        finally:
+            await asyncio.to_thread(writer.close, 60)
+
     def _recover(self) -> None:
         o = self.options
-        ensure_schema(o.store)
         halls = sorted(o.halls.halls) if o.halls.halls is not None else None
         started = time.monotonic()
-        result = recover(self.engine, o.store, now_ms=self._now_ms(), halls=halls)
+        now = self._now_ms()
+        result = recover(self.engine, o.store, now_ms=now, halls=halls)
         self.engine.drain_alerts()  # changes of the past were stored when they happened
+        drain_gaps = getattr(self.engine, "drain_gap_changes", None)
+        if drain_gaps is not None:
+            drain_gaps()  # likewise
+        self.core.resync()
+        # Counters go on from the store's, not from zero.
+        since = recovery_start(now, longest_horizon_s(self.engine), self.engine.timezone)
+        dead = dead_letter_counts(o.store, since_ms=since)
+        c = self.core.counters
+        c.events_applied = c.events_received = result.applied
+        c.events_duplicate = result.duplicates + dead.get("duplicate", 0)
+        c.events_rejected = c.deadletters = dead.get("rejected", 0)
         log.info(
             "recovered %d events from the store in %.2f s",
             result.applied,
@@ -134,134 +200,135 @@ class Service:
         )
 
     def _now_ms(self) -> int:
-        return int(time.time() * 1000) if self.options.wall_clock else self.engine.now
+        return _epoch_ms() if self.options.wall_clock else self.engine.now
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def _live(self, stop: asyncio.Event) -> None:
         o = self.options
-        await asyncio.to_thread(self._recover)
-        self.writer = StoreWriter(o.store, Spool(o.spool_dir), o.writer)
+        assert self.writer is not None
         self.decisions.record_to(o.store)
-        writer = self.writer
         self.acks = AckPump(
-            writer, lambda evs: events_to_columns(evs, self.arrivals), interval_s=o.ack_interval_s
+            self.writer,
+            lambda evs: events_to_columns(evs, self.arrivals),
+            interval_s=o.ack_interval_s,
         )
         self.acks.start()
-        http = None
-        if o.http is not None:
-            http = HttpEndpoint(
-                metrics=self._metrics,
-                health=self._health,
-                status=self._status,
-                snapshot=self.engine.snapshot,
-            )
-            self.http_address = await http.start(*o.http)
-        client = self._client()
-        self.outbox = Outbox(self._send, self._acked)
+        presence = self.topics.presence(o.client_id)
+        self.link = link = BrokerLink(
+            o.mqtt,
+            o.client_id,
+            subscriptions=self.topics.subscriptions,
+            will=Message(presence, b'{"state": "offline"}', qos=1, retain=True),
+            qos1=self._qos1,
+            fallback=self._on_message,
+            password=o.mqtt_password,
+            tls=o.tls,
+            backoff_max_s=o.reconnect_max_s,
+            on_connected=self._on_connected,
+        )
+        self.outbox = Outbox(link.publish, link.wait_acked)
         self.outbox.start()
+        link_task = asyncio.get_running_loop().create_task(link.run(stop), name="mqtt-link")
         calls = None
         if o.calls is not None:
             calls = asyncio.get_running_loop().create_task(self._calls(o.calls), name="ami")
+        self.health.stage = None
         try:
-            await client.connect(
-                o.mqtt.host, o.mqtt.port, ssl=o.tls or False, keepalive=30, version=MQTTv50
-            )
-            await self.connected.wait()
-            self._publish(self.topics.presence(o.client_id), b'{"state": "online"}', retain=True)
-            self.ready.set()
             await self._ticks(stop)
         finally:
-            with contextlib.suppress(Exception):
-                self._publish(
-                    self.topics.presence(o.client_id), b'{"state": "offline"}', retain=True
-                )
-                await self.outbox.stop()
-                await client.disconnect()
-            if calls is not None:
-                calls.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await calls
-            await self.acks.stop()
-            if http is not None:
-                await http.close()
+            await self._shutdown(stop, link_task, calls)
+
+    def _on_connected(self) -> None:
+        self._publish(
+            self.topics.presence(self.options.client_id), b'{"state": "online"}', retain=True
+        )
+        self.ready.set()
+
+    async def _shutdown(
+        self, stop: asyncio.Event, link_task: asyncio.Task[None], calls: asyncio.Task[None] | None
+    ) -> None:
+        """Each step on its own: a failed one is logged and the others still run (the
+        last store round first, so its PUBACKs still go out)."""
+        stop.set()
+        if calls is not None:
+            calls.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await calls
+        assert self.acks is not None and self.outbox is not None and self.link is not None
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("the last store round", self.acks.stop),
+            ("the outbox", self._stop_outbox),
+            ("the MQTT link", lambda: link_task),
+            ("the disconnect", self.link.close),
+        ]
+        for what, step in steps:
+            try:
+                await asyncio.wait_for(step(), STOP_TIMEOUT_S)
+            except Exception:
+                log.exception("stopping %s failed", what)
+        writer = self.writer
+        if writer is not None:
             writer.add_alerts(self.engine.drain_alerts())  # changes since the last tick
             self._write_kpis(self.engine.now)
-            await asyncio.to_thread(writer.close, 60)
-            await asyncio.to_thread(self.decisions.close, 10)
+        await asyncio.to_thread(self.decisions.close, 10)
 
-    def _client(self) -> Client:
-        o = self.options
-        will = Message(
-            self.topics.presence(o.client_id), b'{"state": "offline"}', qos=1, retain=True
+    async def _stop_outbox(self) -> None:
+        assert self.outbox is not None
+        self._publish(
+            self.topics.presence(self.options.client_id), b'{"state": "offline"}', retain=True
         )
-        client = Client(
-            o.client_id,
-            clean_session=False,
-            optimistic_acknowledgement=False,
-            will_message=will,
-            session_expiry_interval=SESSION_EXPIRY_S,
-            receive_maximum=RECEIVE_MAXIMUM,
-        )
-        if o.mqtt.username:
-            client.set_auth_credentials(o.mqtt.username, o.mqtt_password)
-        client.on_connect = self._on_connect
-        client.on_message = self._on_message
-        client.on_disconnect = self._on_disconnect
-        self._fast_acks(client)
-        self.client = client
-        return client
+        await self.outbox.stop()
 
-    def _on_connect(self, client: Client, flags: int, rc: int, properties: Any) -> None:
-        for topic in self.topics.subscriptions:
-            client.subscribe(topic, qos=1)
-        log.info("connected to %s (session present: %s)", self.options.mqtt, bool(flags))
-        self.connected.set()
+    # --- messages ------------------------------------------------------------------------
 
-    def _on_disconnect(self, client: Client, packet: Any, exc: BaseException | None = None) -> None:
-        log.warning("disconnected from %s; reconnecting", self.options.mqtt)
+    def _qos1(self, mid: int, payload: bytes, topic: str, puback: Callable[[int], None]) -> None:
+        """gmqtt's QoS 1 path: each message applied at once and its PUBACK sent from
+        the store round's callback, with no Task or Future per message. No exception
+        leaves this hook: a message nobody acknowledges is redelivered for ever and,
+        once the broker's receive maximum of them is outstanding, stalls the session."""
+        try:
+            applied = self._carry_out(self.core.handle(topic, payload))
+        except Exception as exc:  # last resort: carrying out the answer failed
+            applied = []
+            with contextlib.suppress(Exception):
+                self._carry_out(self.core.internal_error(exc, topic, payload))
 
-    def _fast_acks(self, client: Client) -> None:
-        """Takes over gmqtt's QoS 1 path: each message is applied at once and its PUBACK
-        sent from the store round's callback, with no Task or Future per message (gmqtt
-        would wrap the async ``_on_message`` in a Task). gmqtt internals, pinned to
-        0.8.x in pyproject; without them the async path stays."""
-        handler = getattr(client, "_package_handler", None)
-        if handler is None or not hasattr(handler, "_send_puback"):
-            return
+        def done(ok: bool) -> None:
+            if ok:  # else no PUBACK: the broker delivers the message again
+                puback(mid)
 
-        def qos1(mid: int, packet: bytes, topic: str, properties: Any) -> None:
-            applied = self._carry_out(self.core.handle(topic, packet))
-            acks = self.acks
-            assert acks is not None
-            if not applied:
-                handler._send_puback(mid)
-                return
-
-            def done(ok: bool) -> None:
-                if ok:  # else no PUBACK: the broker delivers the message again
-                    handler._send_puback(mid)
-
-            acks.submit_callback(applied, done)
-
-        handler._handle_qos_1_publish_packet = qos1
+        try:
+            assert self.acks is not None
+            # Messages with nothing applied are acknowledged behind the earlier rounds
+            # too: their dead letters (and a duplicate's first copy) are stored first.
+            self.acks.submit_callback(applied, done)
+        except Exception as exc:
+            self.core.internal_error(exc, topic, payload)
+            puback(mid)
 
     def _carry_out(self, handled: Handled) -> list[dict[str, Any]]:
-        """Publishes a message's dead letters and, when due, its hall's status (before
-        the periodic refreshes); returns the applied events, still to be stored."""
+        """Publishes and stores a message's dead letters and, when due, publishes its
+        hall's status (before the periodic refreshes); returns the applied events,
+        still to be stored."""
         for letter in handled.deadletters:
             self._publish(self.topics.deadletter, letter)
+        if handled.rows and self.writer is not None:
+            add_deadletters(self.writer, handled.rows, self.source)
         if handled.hall is not None:
-            for t, body, retain in self.core.due_statuses(_wall_ms(), [handled.hall]):
+            for t, body, retain in self.core.due_statuses(_monotonic_ms(), [handled.hall]):
                 self._publish(t, body, retain=retain, urgent=True)
         return handled.applied
 
     async def _on_message(
-        self, client: Client, topic: str, payload: bytes, qos: int, properties: Any
+        self, client: Any, topic: str, payload: bytes, qos: int, properties: Any
     ) -> int:
         """gmqtt's own path (used only when its QoS 1 handler cannot be taken over)."""
-        applied = self._carry_out(self.core.handle(topic, payload))
+        try:
+            applied = self._carry_out(self.core.handle(topic, payload))
+        except Exception as exc:
+            applied = []
+            self.core.internal_error(exc, topic, payload)
         assert self.acks is not None
-        if applied:
-            await self.acks.submit(applied)
+        await self.acks.submit(applied)
         return 0  # success: PUBACK now
 
     async def _calls(self, source_factory: Callable[[], Any]) -> None:
@@ -274,8 +341,8 @@ class Service:
                     if applied and self.acks is not None:  # stored; nothing to acknowledge
                         self.acks.submit_callback(applied, lambda ok: None)
         except PermissionError as exc:  # hallkpi.telephony.AmiAuthError
-            self.calls_error = f"AMI login refused: {exc}"
-            log.error("%s; call events stopped", self.calls_error)
+            self.health.calls_error = f"AMI login refused: {exc}"
+            log.error("%s; call events stopped", self.health.calls_error)
 
     def _publish(
         self, topic: str, payload: bytes, *, retain: bool = False, urgent: bool = False
@@ -284,14 +351,6 @@ class Service:
         ones (a status changed by an event) go first."""
         if self.outbox is not None:
             self.outbox.put(topic, payload, retain=retain, coalesce=retain, urgent=urgent)
-
-    def _send(self, topic: str, payload: bytes, retain: bool) -> None:
-        if self.client is not None:
-            self.client.publish(topic, payload, qos=1, retain=retain)
-
-    async def _acked(self) -> None:
-        if self.client is not None:
-            await self.client._persistent_storage.wait_empty()
 
     # --- the clock -----------------------------------------------------------------------
 
@@ -304,11 +363,14 @@ class Service:
     def tick(self) -> None:
         """Advances the clock and publishes and stores what is due."""
         now = self._now_ms()
-        t = self.core.tick(now, _wall_ms())
+        t = self.core.tick(now, _monotonic_ms())
         for topic, payload, retain in [*t.messages, *self.decisions.tick(now)]:
             self._publish(topic, payload, retain=retain)
         if self.writer is not None:
             self.writer.add_alerts(t.alert_changes)
+            gaps = gap_rows(self.engine, now)
+            if gaps is not None:
+                self.writer.add("upstream_gaps", gaps)
             if t.write_kpis:
                 self._write_kpis(now)
             self.core.counters.spooled = len(self.writer.spool)
@@ -324,20 +386,6 @@ class Service:
         snap["ts"] = np.full(len(snap["ts"]), now, np.int64)
         staff["ts"] = np.full(len(staff["ts"]), now, np.int64)
         self.writer.add_snapshot(snap, staff)
-
-    # --- HTTP ----------------------------------------------------------------------------
-
-    def _metrics(self) -> str:
-        return self.core.counters.prometheus()
-
-    def _health(self) -> str | None:
-        if not self.connected.is_set():
-            return "not connected to the MQTT broker"
-        if self.calls_error is not None:
-            return self.calls_error
-        if self.writer is not None and self.writer.stats.last_error and self.core.counters.spooled:
-            return f"store unreachable, spooling: {self.writer.stats.last_error}"
-        return None
 
     def _status(self, hall: str) -> dict[str, Any] | None:
         if hall not in self.engine.halls():
@@ -363,7 +411,7 @@ def run_service(
 
     try:
         import uvloop
-
-        uvloop.run(main())
-    except ImportError:
+    except ImportError:  # only uvloop's absence falls back; errors inside the service do not
         asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -14,8 +14,8 @@ from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.engine import Engine
 from hallkpi.core.errors import ConfigError
 from hallkpi.ingest.cli_options import add_store_options, store_from_args
-from hallkpi.ingest.hallservice import HallFilter
-from hallkpi.ingest.mqtt_url import mqtt_password, parse_mqtt_url, tls_context
+from hallkpi.ingest.hallservice import DAY_MS, Admission, HallFilter, engine_checks_time
+from hallkpi.ingest.mqtt_url import mqtt_password, parse_mqtt_url, read_secret_file, tls_context
 from hallkpi.ingest.serve import ServeOptions, run_service
 from hallkpi.ingest.topics import Topics
 
@@ -30,7 +30,14 @@ _SERVICE_KEYS = {
     "tls_cert",
     "tls_key",
     "max_payload_bytes",
+    "max_clock_lead_s",
+    "max_event_age_days",
+    "max_halls",
+    "http_token_file",
+    "mqtt_password_file",
+    "reconnect_max_s",
 }
+MAX_EVENT_AGE_DAYS = 92  # about 3 months: a store block spans at most 4 monthly partitions
 
 
 def _service_section(config: EngineConfig) -> dict[str, Any]:
@@ -67,6 +74,46 @@ def _halls(args: argparse.Namespace) -> HallFilter:
     return HallFilter()
 
 
+def _admission(
+    args: argparse.Namespace, section: dict[str, Any], config: EngineConfig
+) -> Admission:
+    d = Admission()
+    lead_s = args.max_clock_lead_s
+    lead_s = float(section.get("max_clock_lead_s", 300) if lead_s is None else lead_s)
+    age_days = args.max_event_age_days
+    age_days = float(section.get("max_event_age_days", 35) if age_days is None else age_days)
+    if lead_s < 0:
+        raise ConfigError("max_clock_lead_s must be >= 0 seconds")
+    if not 2 <= age_days <= MAX_EVENT_AGE_DAYS:
+        raise ConfigError(
+            f"max_event_age_days must be 2..{MAX_EVENT_AGE_DAYS} days (longer than recovery "
+            "looks back, short enough that a store block spans few monthly partitions)"
+        )
+    max_halls = int(args.max_halls or section.get("max_halls", d.max_halls))
+    if max_halls < 1:
+        raise ConfigError("max_halls must be >= 1")
+    known = set(config.halls)
+    if args.halls:
+        known |= {h for h in args.halls.split(",") if h}
+    return Admission(
+        max_lead_ms=int(lead_s * 1000),
+        max_age_ms=int(age_days * DAY_MS),
+        known=frozenset(known) if known else None,
+        max_halls=max_halls,
+    )
+
+
+def _password(args: argparse.Namespace, section: dict[str, Any]) -> Any:
+    """The broker password as a function: the file is read again at every attempt."""
+    path = args.mqtt_password_file or section.get("mqtt_password_file")
+    mqtt_password(path)  # read once now: a missing or open file fails at start
+
+    def read() -> str | None:
+        return mqtt_password(path)
+
+    return read
+
+
 def build(args: argparse.Namespace) -> tuple[Engine, ServeOptions]:
     config = load_config(args.config) if args.config else EngineConfig()
     section = _service_section(config)
@@ -83,6 +130,8 @@ def build(args: argparse.Namespace) -> tuple[Engine, ServeOptions]:
     if url.tls:
         tls = tls_context(section.get("tls_ca"), section.get("tls_cert"), section.get("tls_key"))
     store = store_from_args(args)
+    admission = _admission(args, section, config)
+    token_file = args.http_token_file or section.get("http_token_file")
     spool = args.spool or section.get("spool")
     if not spool:
         spool = (
@@ -95,18 +144,24 @@ def build(args: argparse.Namespace) -> tuple[Engine, ServeOptions]:
         client_id=client_id,
         store=store,
         spool_dir=Path(spool),
-        mqtt_password=mqtt_password(args.mqtt_password_file),
+        mqtt_password=_password(args, section),
         tls=tls,
         topics=Topics(section.get("prefix", "hallkpi/v1")),
         halls=_halls(args),
+        admission=admission,
         http=_http(args.http or section.get("http")),
+        http_token=read_secret_file(token_file, "HTTP token") if token_file else None,
+        reconnect_max_s=float(section.get("reconnect_max_s", 15)),
         kpi_interval_s=float(args.kpi_interval_s or section.get("kpi_interval_s", 10)),
         max_payload_bytes=int(section.get("max_payload_bytes", config.max_payload_bytes)),
         wall_clock=not args.event_clock,
         config=config.raw,
     )
     options.calls = _call_source(args, config)
-    return Engine(**config.engine_kwargs()), options
+    kwargs = config.engine_kwargs()
+    if options.wall_clock and engine_checks_time(Engine):
+        kwargs.update(max_lead_ms=admission.max_lead_ms, max_age_ms=admission.max_age_ms)
+    return Engine(**kwargs), options
 
 
 def _call_source(args: argparse.Namespace, config: EngineConfig) -> Any:
@@ -183,6 +238,29 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--ami-secret-file", metavar="FILE", help="AMI secret (else $HALLKPI_AMI_SECRET)"
+    )
+    p.add_argument(
+        "--max-clock-lead-s",
+        type=float,
+        metavar="S",
+        help="refuse events more than S seconds ahead of the wall clock (300)",
+    )
+    p.add_argument(
+        "--max-event-age-days",
+        type=float,
+        metavar="D",
+        help=f"refuse events older than D days (35; at most {MAX_EVENT_AGE_DAYS})",
+    )
+    p.add_argument(
+        "--max-halls",
+        type=int,
+        metavar="N",
+        help="without configured halls, serve at most N distinct halls (1000)",
+    )
+    p.add_argument(
+        "--http-token-file",
+        metavar="FILE",
+        help="bearer token wanted by /snapshot, /metrics and /gaps (a chmod 600 file)",
     )
     p.add_argument("--quiet", action="store_true", help="log warnings only")
     add_store_options(p)
