@@ -53,11 +53,11 @@ pytest: install
 # C++ unit tests with plain g++, no Python, no network: once optimised, once with sanitizers.
 cpp-test:
 	@mkdir -p ext/build
-	$(CXX) $(CXXFLAGS_TEST) -O2 ext/tests/test_engine.cpp -o ext/build/test_engine
-	./ext/build/test_engine
-	$(CXX) $(CXXFLAGS_TEST) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-		-fno-sanitize-recover=all ext/tests/test_engine.cpp -o ext/build/test_engine_san
-	./ext/build/test_engine_san
+	set -e; for t in test_engine test_producers; do \
+		$(CXX) $(CXXFLAGS_TEST) -O2 ext/tests/$$t.cpp -o ext/build/$$t; ./ext/build/$$t; \
+		$(CXX) $(CXXFLAGS_TEST) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+			-fno-sanitize-recover=all ext/tests/$$t.cpp -o ext/build/$${t}_san; \
+		./ext/build/$${t}_san; done
 
 cpp-bench:
 	@mkdir -p ext/build

@@ -11,6 +11,11 @@ to other packages (service, store, Grafana) and are ignored here::
     service_level_s = 20
     default_handle_s = 600
     opinion_sla_s = 172800
+    max_lead_ms = 300000            # reject events this far ahead of advance() (default 0: off)
+    max_age_ms = 0                  # reject events this far behind it (0: off)
+    seq_grace_ms = 5000             # a hole in a producer's seq is lost after this long
+    upstream_alert_s = 900          # events_lost_upstream clears after this without loss
+    max_producers = 65536           # tracked (producer, epoch) pairs
 
     [halls.yuhua]
     windows = 12                    # configured windows (window_open_rate denominator)
@@ -133,6 +138,11 @@ class EngineConfig:
     alert_rules: Sequence[AlertRule] | None = None
     halls: tuple[str, ...] = ()
     max_payload_bytes: int = 262144
+    max_lead_ms: int = 0
+    max_age_ms: int = 0
+    seq_grace_ms: int = 5000
+    upstream_alert_s: int = 900
+    max_producers: int = 65536
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def engine_kwargs(self) -> dict[str, Any]:
@@ -151,6 +161,11 @@ _ENGINE_KEYS: dict[str, type | tuple[type, ...]] = {
     "default_handle_s": (int, float),
     "opinion_sla_s": int,
     "max_payload_bytes": int,
+    "max_lead_ms": int,
+    "max_age_ms": int,
+    "seq_grace_ms": int,
+    "upstream_alert_s": int,
+    "max_producers": int,
 }
 _RULE_KEYS = {"kpi", "horizon", "op", "threshold", "for_s", "guard", "enabled"}
 

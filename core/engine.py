@@ -45,10 +45,20 @@ EVENT_STRING_FIELDS: tuple[str, ...] = (
     "state",
 )
 """The string fields of EVENTS.md, as ``push_columns`` and the store take them."""
-"""The KPIS.md default alert rules."""
+EVENT_SEQUENCE_FIELDS: tuple[str, ...] = ("producer", "seq", "epoch")
+"""The optional fields of contract v1.1: ``producer`` (string), ``seq``, ``epoch`` (int).
+As ``push_columns`` columns: ``producer`` a string column (empty or None: absent), ``seq``
+int64 (-1: absent), ``epoch`` int64 (0, the default epoch, also when absent)."""
 
 AlertChange = dict[str, Any]
-"""``{"hall", "alert", "state", "value", "threshold", "ts"}``."""
+"""``{"hall", "alert", "state", "value", "threshold", "ts"}``, plus ``"detail"`` (the
+producers and missing ranges) for the built-in ``events_lost_upstream`` alert."""
+GapChange = dict[str, Any]
+"""``{"producer", "epoch", "hall", "first_seq", "last_seq", "missing", "since_ts",
+"state", "ts"}`` with ``state`` ``"missing"`` (a hole reported) or ``"filled"`` (seqs of a
+reported hole that arrived late; ``missing`` is then how many)."""
+UPSTREAM_RULE = "events_lost_upstream"
+"""Name of the built-in alert on events lost upstream (see docs/SEMANTICS.md)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,13 @@ class Engine(_engine.Engine):
     ``1h``); ``today`` is always added. ``configured_windows`` maps a hall to its number
     of windows. ``alert_rules`` replaces the KPIS.md defaults when given. ``halls`` are
     listed in every snapshot even before their first event.
+
+    Clock bounds (0 = off): once ``advance()`` gave a reference clock, an event with
+    ``ts`` more than ``max_lead_ms`` ahead of it, or more than ``max_age_ms`` behind it,
+    is rejected. Upstream loss (events with ``producer`` and ``seq``): a hole in a
+    producer's sequence is reported after ``seq_grace_ms`` of engine time; the
+    ``events_lost_upstream`` alert clears ``upstream_alert_s`` after the last new loss
+    (0 turns the alert off); at most ``max_producers`` (producer, epoch) pairs are tracked.
     """
 
     def __init__(
@@ -99,6 +116,11 @@ class Engine(_engine.Engine):
         alert_rules: Iterable[AlertRule] | None = None,
         halls: Iterable[str] = (),
         max_payload_bytes: int = 262144,
+        max_lead_ms: int = 0,
+        max_age_ms: int = 0,
+        seq_grace_ms: int = 5000,
+        upstream_alert_s: int = 900,
+        max_producers: int = 65536,
     ) -> None:
         if pane_ms <= 0 or 900_000 % pane_ms:
             raise ConfigError(
@@ -116,6 +138,18 @@ class Engine(_engine.Engine):
                 raise ConfigError(f"{name} must be >= 0 seconds")
         if max_payload_bytes <= 0:
             raise ConfigError("max_payload_bytes must be > 0")
+        for name, n in (
+            ("max_lead_ms", max_lead_ms),
+            ("max_age_ms", max_age_ms),
+            ("seq_grace_ms", seq_grace_ms),
+            ("upstream_alert_s", upstream_alert_s),
+        ):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ConfigError(f"{name} must be an integer >= 0 (0 turns it off), not {n!r}")
+        if isinstance(max_producers, bool) or not isinstance(max_producers, int):
+            raise ConfigError(f"max_producers must be an integer > 0, not {max_producers!r}")
+        if max_producers <= 0:
+            raise ConfigError(f"max_producers must be an integer > 0, not {max_producers!r}")
         rules = list(DEFAULT_RULES if alert_rules is None else alert_rules)
         names = [r.name for r in rules]
         if len(set(names)) != len(names):
@@ -135,6 +169,11 @@ class Engine(_engine.Engine):
                 sorted((configured_windows or {}).items()),
                 list(halls),
                 int(max_payload_bytes),
+                max_lead_ms,
+                max_age_ms,
+                seq_grace_ms,
+                upstream_alert_s * 1000,
+                max_producers,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
@@ -166,8 +205,9 @@ class Engine(_engine.Engine):
         ``id``, ``type``, ``hall`` and the other string fields as dtype ``S`` (UTF-8
         bytes; empty means absent) or object (str, None means absent); ``ts`` int64 ms;
         ``score`` int64 (0 means absent); ``hold_s``/``talk_s`` float64 (NaN means
-        absent). With ``trace=(kpi, horizon)`` it also returns, for every row, that KPI
-        of the row's hall right after the row was applied (NaN for a rejected or
+        absent); optionally ``producer``, ``seq``, ``epoch`` (EVENT_SEQUENCE_FIELDS).
+        With ``trace=(kpi, horizon)`` it also returns, for every row, that KPI of the
+        row's hall right after the row was applied (NaN for a rejected or
         duplicate row); use horizon ``"now"`` for gauges.
         """
         kpi, horizon = trace if trace is not None else (None, None)
@@ -179,3 +219,15 @@ class Engine(_engine.Engine):
         rules, and returns every alert change not drained yet, oldest first."""
         self._advance(int(now_ms))
         return self.drain_alerts()
+
+    def producer_gaps(self) -> list[dict[str, Any]]:
+        """The holes reported missing and still open, sorted by producer, epoch and seq:
+        ``{"producer", "epoch", "hall", "first_seq", "last_seq", "missing", "since_ts"}``
+        (``hall`` and ``since_ts``: of the event that revealed the hole). Their
+        ``missing`` add up to ``diagnostics()["upstream_lost_events"]``."""
+        return super().producer_gaps()
+
+    def drain_gap_changes(self) -> list[GapChange]:
+        """Holes reported (``state`` ``"missing"``) and late arrivals into reported holes
+        (``"filled"``) since the last call, oldest first; for the store and MQTT."""
+        return super().drain_gap_changes()

@@ -22,6 +22,7 @@ PyObject* g_invalid_event = PyExc_ValueError;  // replaced by hallkpi.core.Inval
 struct Keys {
   PyObject* kpi[static_cast<size_t>(Kpi::Count)];
   PyObject *now, *staff, *halls, *diagnostics, *hall, *alert, *state, *value, *threshold, *ts;
+  PyObject *detail, *producer, *epoch, *first_seq, *last_seq, *missing, *since_ts;
   Keys() {
     for (size_t i = 0; i < static_cast<size_t>(Kpi::Count); ++i)
       kpi[i] = PyUnicode_InternFromString(std::string(kKpis[i].name).c_str());
@@ -35,6 +36,13 @@ struct Keys {
     value = PyUnicode_InternFromString("value");
     threshold = PyUnicode_InternFromString("threshold");
     ts = PyUnicode_InternFromString("ts");
+    detail = PyUnicode_InternFromString("detail");
+    producer = PyUnicode_InternFromString("producer");
+    epoch = PyUnicode_InternFromString("epoch");
+    first_seq = PyUnicode_InternFromString("first_seq");
+    last_seq = PyUnicode_InternFromString("last_seq");
+    missing = PyUnicode_InternFromString("missing");
+    since_ts = PyUnicode_InternFromString("since_ts");
   }
 };
 
@@ -205,10 +213,13 @@ class PyEngine {
            std::vector<std::pair<int64_t, int64_t>> tz_segments, double short_abandon_s,
            double service_level_s, double default_handle_s, int64_t opinion_sla_s,
            std::vector<py::tuple> rules, std::vector<std::pair<std::string, int64_t>> windows,
-           std::vector<std::string> halls, size_t max_payload_bytes)
-      : engine_(make_config(std::move(horizons_s), pane_ms, tz_segments, short_abandon_s,
-                            service_level_s, default_handle_s, opinion_sla_s, rules,
-                            std::move(windows), std::move(halls), max_payload_bytes)) {
+           std::vector<std::string> halls, size_t max_payload_bytes, int64_t max_lead_ms,
+           int64_t max_age_ms, int64_t seq_grace_ms, int64_t upstream_alert_ms,
+           size_t max_producers)
+      : engine_(with_v11(make_config(std::move(horizons_s), pane_ms, tz_segments, short_abandon_s,
+                                     service_level_s, default_handle_s, opinion_sla_s, rules,
+                                     std::move(windows), std::move(halls), max_payload_bytes),
+                         max_lead_ms, max_age_ms, seq_grace_ms, upstream_alert_ms, max_producers)) {
     for (size_t o = 0; o < engine_.output_count(); ++o)
       horizon_keys_.push_back(py::reinterpret_steal<py::object>(
           PyUnicode_InternFromString(engine_.output_name(o).c_str())));
@@ -251,6 +262,17 @@ class PyEngine {
     return c;
   }
 
+  // Contract v1.1 options: clock bounds and upstream loss detection.
+  static Config with_v11(Config c, int64_t lead, int64_t age, int64_t grace, int64_t alert,
+                         size_t producers) {
+    c.clock.max_lead_ms = lead;
+    c.clock.max_age_ms = age;
+    c.gaps.grace_ms = grace;
+    c.gaps.alert_ms = alert;
+    c.gaps.max_streams = producers;
+    return c;
+  }
+
   bool push(py::handle event) {
     read_dict(event.ptr(), raw_);
     std::string reason;
@@ -282,7 +304,7 @@ class PyEngine {
     const size_t n = static_cast<size_t>(ts.shape(0));
     static const Field string_fields[] = {F_ID,      F_TYPE,   F_HALL,  F_TICKET,  F_SERVICE,
                                           F_CHANNEL, F_WINDOW, F_STAFF, F_OPINION, F_CALL,
-                                          F_QUEUE,   F_AGENT,  F_STATE};
+                                          F_QUEUE,   F_AGENT,  F_STATE, F_PRODUCER};
     std::vector<std::pair<Field, StrColumn>> strs;
     for (Field f : string_fields)
       if (cols.contains(field_name(f)))
@@ -302,6 +324,18 @@ class PyEngine {
     if ((has_hold && (hold.ndim() != 1 || static_cast<size_t>(hold.shape(0)) != n)) ||
         (has_talk && (talk.ndim() != 1 || static_cast<size_t>(talk.shape(0)) != n)))
       throw py::value_error("columns 'hold_s' and 'talk_s' need one value per event");
+    // Contract v1.1: seq -1 and epoch 0 mean absent (as an empty producer does).
+    py::array_t<int64_t, py::array::forcecast> seq, epoch;
+    const bool has_seq = cols.contains("seq"), has_epoch = cols.contains("epoch");
+    for (auto [has, arr, name] :
+         {std::make_tuple(has_seq, &seq, "seq"), std::make_tuple(has_epoch, &epoch, "epoch")}) {
+      if (!has) continue;
+      *arr = py::array_t<int64_t, py::array::forcecast>::ensure(cols[name]);
+      if (!*arr) throw py::type_error(std::string("column '") + name + "' must be integers");
+      if (arr->ndim() != 1 || static_cast<size_t>(arr->shape(0)) != n)
+        throw py::value_error(std::string("column '") + name +
+                              "' must be 1-d with one value per event");
+    }
 
     bool tracing = !trace_kpi.is_none();
     Kpi tk = Kpi::Count;
@@ -334,6 +368,8 @@ class PyEngine {
       }
       if (has_hold && !std::isnan(hold.at(i))) raw_.set_number(F_HOLD_S, hold.at(i));
       if (has_talk && !std::isnan(talk.at(i))) raw_.set_number(F_TALK_S, talk.at(i));
+      if (has_seq && seq.at(i) != -1) raw_.set_int(F_SEQ, seq.at(i));
+      if (has_epoch && epoch.at(i) != 0) raw_.set_int(F_EPOCH, epoch.at(i));
       std::string reason;
       Outcome o = engine_.push(raw_, &reason);
       if (o == Outcome::Applied)
@@ -368,11 +404,12 @@ class PyEngine {
       PyObject* d = PyDict_New();
       py::object owner = py::reinterpret_steal<py::object>(d);
       set_steal(d, k.hall, PyUnicode_FromString(engine_.hall_name(c.hall).c_str()));
-      set_steal(d, k.alert, PyUnicode_FromString(engine_.rules()[c.rule].name.c_str()));
+      set_steal(d, k.alert, PyUnicode_FromString(engine_.rule_name(c.rule).c_str()));
       set_steal(d, k.state, PyUnicode_FromString(state_name(c.state)));
       set_steal(d, k.value, number(c.value, false));
       set_steal(d, k.threshold, PyFloat_FromDouble(c.threshold));
       set_steal(d, k.ts, PyLong_FromLongLong(c.ts));
+      if (!c.detail.empty()) set_steal(d, k.detail, text(c.detail).release().ptr());
       out.append(owner);
     }
     return out;
@@ -380,7 +417,9 @@ class PyEngine {
 
   int64_t now() const { return engine_.now(); }
 
-  py::dict diagnostics() const {
+  // Every counter; the snapshot's document has the upstream ones only once a sequenced
+  // event was applied (KPIS.md lists the first five).
+  py::dict diagnostics(bool snapshot = false) const {
     const Diagnostics& d = engine_.diagnostics();
     py::dict out;
     out["events_applied"] = d.events_applied;
@@ -388,8 +427,49 @@ class PyEngine {
     out["late_events"] = d.late_events;
     out["orphan_events"] = d.orphan_events;
     out["rejected_events"] = d.rejected_events;
+    if (snapshot && !engine_.gaps().seen()) return out;
+    const GapStats& g = engine_.gaps().stats();
+    out["upstream_lost_events"] = g.lost;
+    out["upstream_gaps"] = g.gaps;
+    out["upstream_recovered_events"] = g.recovered;
+    out["seq_repeats"] = g.repeats;
+    out["producers"] = engine_.gaps().streams();
+    out["producers_overflow"] = g.overflow;
+    out["upstream_gaps_forgotten"] = g.forgotten;
     return out;
   }
+
+  static py::dict gap_dict(const Engine& e, const GapChange& c, bool change) {
+    Keys& k = keys();
+    PyObject* d = PyDict_New();
+    py::object owner = py::reinterpret_steal<py::object>(d);
+    set_steal(d, k.producer, text(c.producer).release().ptr());
+    set_steal(d, k.epoch, PyLong_FromLongLong(c.epoch));
+    set_steal(d, k.hall, PyUnicode_FromString(e.hall_name(c.hall).c_str()));
+    set_steal(d, k.first_seq, PyLong_FromLongLong(c.first_seq));
+    set_steal(d, k.last_seq, PyLong_FromLongLong(c.last_seq));
+    set_steal(d, k.missing, PyLong_FromLongLong(c.count));
+    set_steal(d, k.since_ts, PyLong_FromLongLong(c.since_ts));
+    if (change) {
+      set_steal(d, k.state, PyUnicode_FromString(c.filled ? "filled" : "missing"));
+      set_steal(d, k.ts, PyLong_FromLongLong(c.ts));
+    }
+    return py::reinterpret_borrow<py::dict>(owner);
+  }
+
+  py::list producer_gaps() const {
+    py::list out;
+    for (const GapChange& c : engine_.gaps().open_gaps()) out.append(gap_dict(engine_, c, false));
+    return out;
+  }
+
+  py::list drain_gap_changes() {
+    py::list out;
+    for (const GapChange& c : engine_.drain_gap_changes()) out.append(gap_dict(engine_, c, true));
+    return out;
+  }
+
+  int64_t gap_changes_dropped() const { return engine_.gaps().stats().changes_dropped; }
 
   int64_t alerts_dropped() const { return engine_.diagnostics().alerts_dropped; }
 
@@ -462,7 +542,7 @@ class PyEngine {
     for (size_t h = 0; h < engine_.hall_count(); ++h)
       halls[py::str(engine_.hall_name(h))] = hall_dict(h);
     out["halls"] = halls;
-    out["diagnostics"] = diagnostics();
+    out["diagnostics"] = diagnostics(true);
     return out;
   }
 
@@ -589,6 +669,11 @@ class PyEngine {
       for (size_t r = 0; r < engine_.rules().size(); ++r)
         out.append(py::make_tuple(engine_.hall_name(h), engine_.rules()[r].name,
                                   state_name(engine_.alert_state(h, r))));
+    for (size_t h = 0; h < engine_.hall_count(); ++h)
+      if (engine_.gaps().tracked(static_cast<uint32_t>(h)))
+        out.append(
+            py::make_tuple(engine_.hall_name(h), upstream_rule_name(),
+                           state_name(engine_.gaps().alert_state(static_cast<uint32_t>(h)))));
     return out;
   }
 
@@ -660,12 +745,14 @@ PYBIND11_MODULE(_engine, m) {
   py::class_<PyEngine>(m, "Engine", "The compiled engine; see hallkpi.core.Engine.")
       .def(py::init<std::vector<int64_t>, int64_t, std::vector<std::pair<int64_t, int64_t>>, double,
                     double, double, int64_t, std::vector<py::tuple>,
-                    std::vector<std::pair<std::string, int64_t>>, std::vector<std::string>,
-                    size_t>(),
+                    std::vector<std::pair<std::string, int64_t>>, std::vector<std::string>, size_t,
+                    int64_t, int64_t, int64_t, int64_t, size_t>(),
            py::arg("horizons_s"), py::arg("pane_ms"), py::arg("tz_segments"),
            py::arg("short_abandon_s"), py::arg("service_level_s"), py::arg("default_handle_s"),
            py::arg("opinion_sla_s"), py::arg("rules"), py::arg("configured_windows"),
-           py::arg("halls"), py::arg("max_payload_bytes"))
+           py::arg("halls"), py::arg("max_payload_bytes"), py::arg("max_lead_ms"),
+           py::arg("max_age_ms"), py::arg("seq_grace_ms"), py::arg("upstream_alert_ms"),
+           py::arg("max_producers"))
       .def("push", &PyEngine::push, py::arg("event"),
            "Applies one event dict; False for a duplicate.")
       .def("_push_json", &PyEngine::push_json, py::arg("payload"), "One JSON object or array.")
@@ -675,7 +762,15 @@ PYBIND11_MODULE(_engine, m) {
       .def("_advance", &PyEngine::advance, py::arg("now_ms"), "Moves the clock, evaluates alerts.")
       .def("drain_alerts", &PyEngine::drain_alerts, "Alert changes not yet drained, oldest first.")
       .def_property_readonly("now", &PyEngine::now, "The engine clock, ms since the epoch (UTC).")
-      .def("diagnostics", &PyEngine::diagnostics, "Engine counters.")
+      .def(
+          "diagnostics", [](const PyEngine& e) { return e.diagnostics(false); },
+          "Engine counters (upstream loss ones included).")
+      .def("producer_gaps", &PyEngine::producer_gaps,
+           "Open reported holes of the producers' sequences, by producer, epoch, seq.")
+      .def("drain_gap_changes", &PyEngine::drain_gap_changes,
+           "Holes reported (missing) and filled since the last call, oldest first.")
+      .def_property_readonly("gap_changes_dropped", &PyEngine::gap_changes_dropped,
+                             "Gap changes dropped because nobody drained them.")
       .def_property_readonly("alerts_dropped", &PyEngine::alerts_dropped,
                              "Alert changes dropped because nobody drained them.")
       .def("hall", &PyEngine::hall, py::arg("name"), "One hall's part of the snapshot.")

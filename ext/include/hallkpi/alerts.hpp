@@ -102,6 +102,7 @@ struct AlertChange {
   double value;
   double threshold;
   int64_t ts;
+  std::string detail = {};  // only the built-in events_lost_upstream alert has one
 };
 
 // Horizon names: a multiple of 86400 s is "Nd", of 3600 "Nh", of 60 "Nm", else "Ns".

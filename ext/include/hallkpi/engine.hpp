@@ -18,11 +18,13 @@
 #include <vector>
 
 #include "hallkpi/alerts.hpp"
+#include "hallkpi/clock_bounds.hpp"
 #include "hallkpi/event.hpp"
 #include "hallkpi/flat_map.hpp"
 #include "hallkpi/hall.hpp"
 #include "hallkpi/json.hpp"
 #include "hallkpi/kpi.hpp"
+#include "hallkpi/producers.hpp"
 #include "hallkpi/timezone.hpp"
 #include "hallkpi/windows.hpp"
 
@@ -41,6 +43,8 @@ struct Config {
   std::vector<std::string> halls;  // listed in every snapshot even without events
   size_t max_payload_bytes = 262144;
   size_t max_pending_alerts = 1000000;
+  ClockBounds clock;  // against the reference clock of advance(); off by default
+  GapConfig gaps;     // upstream loss detection (contract v1.1)
 };
 
 struct Diagnostics {
@@ -62,13 +66,17 @@ struct PushResult {
 
 class Engine {
  public:
-  explicit Engine(Config cfg) : cfg_(std::move(cfg)) {
+  explicit Engine(Config cfg) : cfg_(std::move(cfg)), gaps_(cfg_.gaps) {
     if (cfg_.pane_ms <= 0 || 900000 % cfg_.pane_ms != 0)
       throw std::invalid_argument(
           "pane_ms must divide 15 minutes (900000 ms), so that local midnight (UTC offsets "
           "are whole quarter hours) starts a pane");
     if (cfg_.opinion_sla_s < 0) throw std::invalid_argument("opinion_sla_s must be >= 0");
     if (!(cfg_.default_handle_s >= 0)) throw std::invalid_argument("default_handle_s must be >= 0");
+    if (cfg_.clock.max_lead_ms < 0 || cfg_.clock.max_age_ms < 0)
+      throw std::invalid_argument("max_lead_ms and max_age_ms must be >= 0 (0: off)");
+    if (cfg_.gaps.grace_ms < 0 || cfg_.gaps.alert_ms < 0)
+      throw std::invalid_argument("the seq grace and the upstream alert time must be >= 0");
     calls_.short_abandon_s = cfg_.short_abandon_s;
     calls_.service_level_s = cfg_.service_level_s;
     for (int64_t s : cfg_.horizons_s) {
@@ -99,7 +107,7 @@ class Engine {
   // Validates and applies one event. On rejection `reason` says why.
   Outcome push(const RawEvent& raw, std::string* reason) {
     Event ev;
-    std::string err = validate(raw, ev);
+    std::string err = admit(raw, ev);
     if (!err.empty()) {
       ++diag_.rejected_events;
       if (reason) *reason = std::move(err);
@@ -136,9 +144,13 @@ class Engine {
   }
 
   // Moves the clock to now_ms (never back) and evaluates every hall's alert rules.
+  // It is also the reference of the clock bounds (Config::clock).
   void advance(int64_t now_ms) {
+    if (!has_reference_ || now_ms > reference_) reference_ = now_ms;
+    has_reference_ = true;
     if (now_ms > now_) set_now(now_ms);
     evaluate_due(nullptr);
+    if (gaps_.due(now_)) check_gaps();
   }
 
   std::vector<AlertChange> drain_alerts() {
@@ -200,13 +212,19 @@ class Engine {
   }
 
   const std::vector<AlertRule>& rules() const { return cfg_.alert_rules; }
+  const std::string& rule_name(uint32_t rule) const {
+    return rule == kUpstreamRule ? upstream_rule_name() : cfg_.alert_rules[rule].name;
+  }
+  // Upstream loss (producer, seq, epoch): counters, open holes, changes to drain.
+  const GapDetector& gaps() const { return gaps_; }
+  std::vector<GapChange> drain_gap_changes() { return gaps_.drain_changes(); }
   AlertStateKind alert_state(size_t hall, size_t rule) const {
     return halls_[hall]->alerts[rule].state;
   }
 
   // Approximate heap bytes held (ids, halls, windows); for the memory benchmark.
   size_t memory_bytes() const {
-    size_t n = ids_.memory_bytes();
+    size_t n = ids_.memory_bytes() + gaps_.memory_bytes();
     for (const auto& hp : halls_) {
       const Hall& h = *hp;
       n += sizeof(Hall) + h.tickets.memory_bytes() + h.calls.memory_bytes() +
@@ -322,7 +340,10 @@ class Engine {
       day_ = day;
       midnight_ms_ = cfg_.timezone.midnight_of(t);
       today_start_pane_ = pane_of(midnight_ms_);
-      if (!first) forget_old();
+      if (!first) {
+        forget_old();
+        gaps_.forget_idle(std::min(midnight_ms_, now_ - longest_ms_) - cfg_.pane_ms);
+      }
     }
   }
 
@@ -381,7 +402,7 @@ class Engine {
         continue;
       }
       Event ev;
-      std::string err = validate(raws_[i], ev);
+      std::string err = admit(raws_[i], ev);
       if (!err.empty()) {
         reject(at, std::move(err));
         continue;
@@ -448,7 +469,35 @@ class Engine {
       evaluate_due(&h);
     else
       evaluate(h);
+    if (e.seq >= 0) gaps_.on_event(e.producer, e.epoch, e.seq, h.index, e.ts, now_);
+    if (gaps_.due(now_)) check_gaps();
     return Outcome::Applied;
+  }
+
+  // Validation, then the clock bounds against the reference of advance().
+  std::string admit(const RawEvent& raw, Event& ev) const {
+    std::string err = validate(raw, ev);
+    if (err.empty() && has_reference_) err = clock_violation(ev.ts, reference_, cfg_.clock);
+    return err;
+  }
+
+  // Reports the holes due and emits the changes of the "events lost upstream" alert, which
+  // goes through the same path as the rules' alerts (and counts in alerts_fired).
+  void check_gaps() {
+    gaps_.check(now_, [&](uint32_t hall, AlertStateKind state, double value, std::string detail) {
+      Hall& h = *halls_[hall];
+      if (state == AlertStateKind::Firing) {
+        sync(h);
+        record(h, now_, Contrib::AlertFired, 0, kNoStaff, false);
+        h.wake_pane = now_pane_;  // a rule may read alerts_fired: look again
+      }
+      if (changes_.size() >= cfg_.max_pending_alerts) {
+        ++diag_.alerts_dropped;
+        return;
+      }
+      changes_.push_back(
+          AlertChange{h.index, kUpstreamRule, state, value, 0.0, now_, std::move(detail)});
+    });
   }
 
   void record(Hall& h, int64_t ts, Contrib kind, double value, uint32_t staff, bool late) {
@@ -968,6 +1017,10 @@ class Engine {
   int64_t now_ = 0, now_pane_ = 0, day_ = kNever, midnight_ms_ = 0, today_start_pane_ = 0;
   Diagnostics diag_;
   std::vector<AlertChange> changes_;
+
+  GapDetector gaps_;
+  int64_t reference_ = 0;  // the latest advance(), for the clock bounds
+  bool has_reference_ = false;
 
   JsonReader reader_;
   std::vector<RawEvent> raws_;

@@ -28,13 +28,17 @@ enum Field : uint8_t {
   F_HOLD_S,
   F_TALK_S,
   F_STATE,
+  F_PRODUCER,  // contract v1.1, optional: see producers.hpp
+  F_SEQ,
+  F_EPOCH,
   F_COUNT
 };
 
 inline const char* field_name(Field f) {
-  static const char* const names[F_COUNT] = {
-      "id",    "type",    "ts",   "hall",  "ticket", "service", "channel", "window", "staff",
-      "score", "opinion", "call", "queue", "agent",  "hold_s",  "talk_s",  "state"};
+  static const char* const names[F_COUNT] = {"id",      "type",    "ts",       "hall",  "ticket",
+                                             "service", "channel", "window",   "staff", "score",
+                                             "opinion", "call",    "queue",    "agent", "hold_s",
+                                             "talk_s",  "state",   "producer", "seq",   "epoch"};
   return names[f];
 }
 
@@ -45,6 +49,9 @@ inline Field field_of(std::string_view k) {
     case 2:
       if (k[0] == 'i' && k[1] == 'd') return F_ID;
       if (k[0] == 't' && k[1] == 's') return F_TS;
+      break;
+    case 3:
+      if (is("seq")) return F_SEQ;
       break;
     case 4:
       if (is("type")) return F_TYPE;
@@ -67,6 +74,9 @@ inline Field field_of(std::string_view k) {
           break;
         case 't':
           if (is("state")) return F_STATE;
+          break;
+        case 'c':
+          if (is("epoch")) return F_EPOCH;
           break;
       }
       break;
@@ -96,6 +106,9 @@ inline Field field_of(std::string_view k) {
           if (is("opinion")) return F_OPINION;
           break;
       }
+      break;
+    case 8:
+      if (is("producer")) return F_PRODUCER;
       break;
   }
   return F_COUNT;
@@ -170,6 +183,9 @@ struct Event {
   double hold_s = 0, talk_s = 0;
   bool wechat = false;  // ticket.issued from the wechat or appointment channel
   AgentStateKind state = AgentStateKind::None;
+  // Contract v1.1: the producer's id and sequence number, or seq < 0 when absent.
+  std::string_view producer;
+  int64_t seq = -1, epoch = 0;
 };
 
 constexpr int64_t kMaxTs = 253402300799999;  // 9999-12-31T23:59:59.999Z
@@ -259,6 +275,34 @@ inline const char* kind_name(Kind k) {
   }
 }
 
+// Contract v1.1: `producer` (text) and `seq` come together, `epoch` only with them.
+// `text` validates a string field as the common fields are.
+template <class Text>
+std::string sequence_fields(const RawEvent& raw, Event& ev, Text&& text) {
+  const Value &producer = raw.f[F_PRODUCER], &seq = raw.f[F_SEQ], &epoch = raw.f[F_EPOCH];
+  const bool has_producer = producer.kind != Kind::Absent, has_seq = seq.kind != Kind::Absent;
+  if (!has_producer && !has_seq) {
+    if (epoch.kind != Kind::Absent) return "field 'epoch' needs the fields 'producer' and 'seq'";
+    return {};
+  }
+  if (!has_producer) return "field 'seq' needs the field 'producer'";
+  if (!has_seq) return "field 'producer' needs the field 'seq'";
+  std::string err = text(F_PRODUCER, &ev.producer);
+  if (!err.empty()) return err;
+  auto counter = [](const Value& v, const char* name, const char* range, int64_t* out) {
+    if (v.kind == Kind::BigInt || (v.kind == Kind::Int && v.i < 0))
+      return std::string("field '") + name + "' out of range (" + range + ")";
+    if (v.kind != Kind::Int)
+      return std::string("field '") + name + "' must be an integer, not " + kind_name(v.kind);
+    *out = v.i;
+    return std::string();
+  };
+  if (!(err = counter(seq, "seq", "0 <= seq < 2^63", &ev.seq)).empty()) return err;
+  if (epoch.kind != Kind::Absent)
+    if (!(err = counter(epoch, "epoch", "0 <= epoch < 2^63", &ev.epoch)).empty()) return err;
+  return {};
+}
+
 }  // namespace detail
 
 // Validates raw fields into `ev`. Returns an empty string when valid, else the reason.
@@ -319,6 +363,7 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
               c == '_' || c == '.' || c == '-';
     if (!ok) return "field 'hall' may only contain A-Z a-z 0-9 _ . -, got " + quoted(ev.hall);
   }
+  if (!(err = detail::sequence_fields(raw, ev, text)).empty()) return err;
 
   auto score = [&]() -> std::string {
     const Value& v = raw.f[F_SCORE];

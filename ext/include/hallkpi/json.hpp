@@ -53,7 +53,9 @@ class JsonReader {
   const std::string& error() const { return error_; }
 
  private:
-  static constexpr int kMaxDepth = 128;
+  // Values nest at most this deep (the payload array and the event object count), so a
+  // hostile payload of a million brackets is one rejection, never a deep recursion.
+  static constexpr int kMaxDepth = 64;
 
   static RawEvent& slot(std::vector<RawEvent>& events, std::vector<uint8_t>& not_object,
                         size_t& count) {
@@ -435,7 +437,7 @@ class JsonReader {
 
   // Checks and skips any value.
   bool skip(int depth) {
-    if (depth > kMaxDepth) return fail("nesting too deep");
+    if (depth >= kMaxDepth) return fail("nesting deeper than 64 levels");
     if (p_ == end_) return fail("unexpected end");
     char c = *p_;
     if (c == '"') {

@@ -123,7 +123,18 @@ inline std::string Engine::snapshot_json() {
          ",\"duplicate_events\":" + std::to_string(d.duplicate_events) +
          ",\"late_events\":" + std::to_string(d.late_events) +
          ",\"orphan_events\":" + std::to_string(d.orphan_events) +
-         ",\"rejected_events\":" + std::to_string(d.rejected_events) + "}}";
+         ",\"rejected_events\":" + std::to_string(d.rejected_events);
+  if (gaps_.seen()) {  // contract v1.1 figures, once a sequenced event was applied
+    const GapStats& g = gaps_.stats();
+    out += ",\"upstream_lost_events\":" + std::to_string(g.lost) +
+           ",\"upstream_gaps\":" + std::to_string(g.gaps) +
+           ",\"upstream_recovered_events\":" + std::to_string(g.recovered) +
+           ",\"seq_repeats\":" + std::to_string(g.repeats) +
+           ",\"producers\":" + std::to_string(gaps_.streams()) +
+           ",\"producers_overflow\":" + std::to_string(g.overflow) +
+           ",\"upstream_gaps_forgotten\":" + std::to_string(g.forgotten);
+  }
+  out += "}}";
   return out;
 }
 
