@@ -3,6 +3,7 @@ as one Native block (the writer's unit of insert and of spooling)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,18 +34,22 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "hall_kpis": ("ts", "hall", "horizon"),
     "staff_kpis": ("ts", "hall", "staff", "horizon"),
     "alerts": ("ts", "hall", "alert", "state"),
+    "upstream_gaps": ("ts", "hall", "producer", "first_seq", "last_seq", "state"),
 }
 
 
 class ArrivalClock:
-    """Strictly increasing ``ingest_seq`` values: nanoseconds since the epoch at arrival."""
+    """Strictly increasing ``ingest_seq`` values: nanoseconds since the epoch at arrival
+    (thread-safe: the service adds from its event loop and from worker threads)."""
 
     def __init__(self) -> None:
         self._last = 0
+        self._lock = threading.Lock()
 
     def take(self, n: int) -> npt.NDArray[np.uint64]:
-        start = max(time.time_ns(), self._last + 1)
-        self._last = start + n - 1
+        with self._lock:
+            start = max(time.time_ns(), self._last + 1)
+            self._last = start + n - 1
         return np.arange(start, start + n, dtype=np.uint64)
 
 
@@ -122,4 +127,51 @@ def alert_columns(changes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             [np.nan if c["value"] is None else c["value"] for c in changes], np.float64
         ),
         "threshold": np.array([c["threshold"] for c in changes], np.float64),
+    }
+
+
+DEADLETTER_PAYLOAD_BYTES = 4096
+_DEADLETTER_KEYS = {"ts", "topic", "reason", "payload"}
+_DEADLETTER_OPTIONAL = {"source", "kind", "hall", "id"}
+
+
+def _payload(value: object) -> bytes:
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "replace")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+    else:
+        raw = b"" if value is None else str(value).encode("utf-8")
+    if len(raw) <= DEADLETTER_PAYLOAD_BYTES:
+        return raw
+    # cut at a character boundary, so the stored text stays valid UTF-8
+    return raw[:DEADLETTER_PAYLOAD_BYTES].decode("utf-8", "ignore").encode("utf-8")
+
+
+def deadletter_columns(rows: Sequence[Mapping[str, Any]], arrivals: ArrivalClock) -> dict[str, Any]:
+    """``dead_letters`` columns of dead-letter dicts ``{ts, topic, reason, payload}``
+    (``ts`` ms since the epoch, ``payload`` str or bytes, cut to 4 KiB), optionally with
+    ``source`` (default ``"mqtt:" + topic``), ``kind`` (default ``"rejected"``), ``hall``
+    and ``id``. ``position`` and ``ingest_seq`` are the arrival (unique per writer)."""
+    for row in rows:
+        missing = _DEADLETTER_KEYS - set(row)
+        unknown = set(row) - _DEADLETTER_KEYS - _DEADLETTER_OPTIONAL
+        if missing or unknown:
+            raise ValueError(
+                f"a dead letter has keys {sorted(row)}; it needs {sorted(_DEADLETTER_KEYS)} "
+                f"(optional: {sorted(_DEADLETTER_OPTIONAL)})"
+            )
+    seq = arrivals.take(len(rows))
+    return {
+        "source": PackedStrings.from_strs(
+            [str(r.get("source") or f"mqtt:{r['topic']}") for r in rows]
+        ),
+        "position": seq,
+        "ingest_seq": seq,
+        "ts": np.array([int(r["ts"]) for r in rows], np.int64),
+        "kind": PackedStrings.from_strs([str(r.get("kind") or "rejected") for r in rows]),
+        "hall": PackedStrings.from_strs([str(r.get("hall") or "") for r in rows]),
+        "id": PackedStrings.from_strs([str(r.get("id") or "") for r in rows]),
+        "reason": PackedStrings.from_strs([str(r["reason"]) for r in rows]),
+        "payload": PackedStrings.from_bytes([_payload(r["payload"]) for r in rows]),
     }

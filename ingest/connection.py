@@ -1,13 +1,20 @@
 """``Store``: one connection to the store (chDB in-process or a ClickHouse server) through
 clickhouse-connect, connected lazily so a service starts (and spools) while the store
-is down. Values are always bound server-side (``{name:Type}`` + ``parameters``)."""
+is down. Values are always bound server-side (``{name:Type}`` + ``parameters``).
+
+:func:`wait_for_store` is how a service starts before its store: it retries (backoff
+with jitter) until the store answers and has its schema, telling each new reason once.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import random
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, cast
 
@@ -80,6 +87,11 @@ class Store:
                 raise StoreConfigError(
                     f"chDB opens one data directory per process; {u.path} is not the one "
                     f"already open ({text})"
+                ) from None
+            holder = chdb_holder(u.path) if u.scheme == "chdb" and u.path else None
+            if holder is not None:  # chDB says only "Error initializing EmbeddedServer"
+                raise StoreUnavailable(
+                    f"the chDB directory {u.path} is in use by another process ({holder})"
                 ) from None
             raise StoreUnavailable(f"cannot connect to {u}: {text}") from None
         except OSError as exc:
@@ -222,3 +234,131 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def chdb_holder(path: str) -> str | None:
+    """Who holds the chDB directory ``path`` (``"pid N"``), or None when nobody does.
+    ClickHouse keeps an exclusive ``flock`` on ``<path>/status`` while it runs."""
+    try:
+        fd = os.open(os.path.join(path, "status"), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            head = os.pread(fd, 256, 0).decode("utf-8", "replace")
+            m = re.search(r"PID: *(\d+)", head)
+            return f"pid {m.group(1)}" if m else "unknown pid"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class Backoff:
+    """Exponential backoff with jitter: attempt ``n`` waits a random time between half
+    and all of ``min(initial_s * 2**n, max_s)``, so that many services restarted
+    together do not retry in step."""
+
+    def __init__(
+        self, initial_s: float = 0.5, max_s: float = 30.0, *, rng: random.Random | None = None
+    ) -> None:
+        if not 0 < initial_s <= max_s:
+            raise ValueError("backoff wants 0 < initial_s <= max_s")
+        self.initial_s, self.max_s = initial_s, max_s
+        self._rng = rng or random.Random()
+        self._attempt = 0
+
+    def next(self) -> float:
+        """The pause before the next attempt, in seconds."""
+        ceiling = min(self.initial_s * 2 ** min(self._attempt, 60), self.max_s)
+        self._attempt += 1
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+_VOLATILE = (
+    re.compile(r"\b0x[0-9a-fA-F]+\b"),  # object addresses
+    re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),  # query ids
+)
+_CAUSES = (
+    (re.compile(r"in use by another process \([^)]*\)"), None),  # kept as it is
+    (re.compile(r"Connection refused", re.I), "connection refused"),
+    (re.compile(r"timed? ?out", re.I), "no answer (timed out)"),
+    (
+        re.compile(r"Failed to resolve|Name or service not known|nodename nor servname"),
+        "unknown host",
+    ),
+    (re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError|\bSSL\b"), "TLS handshake failed"),
+    (
+        re.compile(r"AUTHENTICATION_FAILED|Code: 516\b"),
+        "authentication failed (check the password)",
+    ),
+    (re.compile(r"READONLY|Code: 164\b"), "the store is read-only"),
+    (re.compile(r"ACCESS_DENIED|Code: 497\b"), "access denied to the user"),
+)
+
+
+def wait_reason(store: Store, exc: BaseException) -> str:
+    """A short reason why ``store`` is not usable, stable across attempts (no query ids,
+    no object addresses) and with no password: what a service logs and shows."""
+    text = redact(str(exc), store._password)
+    for pattern, cause in _CAUSES:
+        m = pattern.search(text)
+        if m:
+            if cause is None:
+                return text
+            return f"the store {store.url} is not usable: {cause}"
+    for pattern in _VOLATILE:
+        text = pattern.sub("...", text)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def wait_for_store(
+    store: Store,
+    *,
+    stop: threading.Event | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    prepare: Callable[[Store], object] | None = None,
+    initial_s: float = 0.5,
+    max_s: float = 30.0,
+    rng: random.Random | None = None,
+) -> bool:
+    """Blocks until the store answers and ``prepare(store)`` (default: ``ensure_schema``)
+    succeeds, then returns True; False when ``stop`` is set first. Between attempts it
+    waits with :class:`Backoff` (``initial_s`` doubling up to ``max_s``, jittered).
+    ``on_wait(reason)`` and the log hear each new reason once (a redacted, stable
+    :func:`wait_reason`), not once an attempt. A configuration error (a second chDB
+    directory in this process, a bad identifier) is raised at once: waiting would not
+    mend it."""
+    if prepare is None:
+        from hallkpi.ingest.schema import ensure_schema  # (schema imports this module)
+
+        prepare = ensure_schema
+    backoff = Backoff(initial_s, max_s, rng=rng)
+    reason: str | None = None
+    while stop is None or not stop.is_set():
+        try:
+            prepare(store)
+        except StoreConfigError:
+            raise
+        except StoreError as exc:
+            new = wait_reason(store, exc)
+            if new != reason:
+                reason = new
+                log.warning("%s; retrying (backoff up to %g s)", reason, max_s)
+                if on_wait is not None:
+                    on_wait(reason)
+            pause = backoff.next()
+            if stop is not None:
+                stop.wait(pause)
+            else:
+                threading.Event().wait(pause)
+            continue
+        if reason is not None:
+            log.info("the store %s answers", store.url)
+        return True
+    return False

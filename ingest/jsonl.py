@@ -7,6 +7,10 @@ gives that type; other fields are not stored (no KPI reads them). A line msgspec
 cannot decode is read with ``json``, leniently (a field of the wrong type is absent,
 as the engine ignores it). Columns are built type by type, so they come out grouped
 by type; :func:`event_columns` returns that row order too.
+
+Every type also carries the optional loss-detection fields ``producer``, ``seq`` and
+``epoch`` (absent: '' and 0; the engine requires ``producer`` and ``seq`` together, so
+a stored ``producer`` of '' means the event had none).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 import math
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 import numpy as np
@@ -54,12 +58,17 @@ _NUMBER_DEFAULTS: dict[str, tuple[type, object]] = {
     "hold_s": (float, math.nan),
     "talk_s": (float, math.nan),
 }
+COUNTERS = ("seq", "epoch")
+"""The sequence fields, stored as UInt64 (0 when absent)."""
+_COUNTER_MAX = 1 << 63  # the engine's range: 0 <= seq, epoch < 2^63
+_Counter = Annotated[int, msgspec.Meta(ge=0, le=_COUNTER_MAX - 1)]
 
 
 def _struct(code: int, etype: str) -> Any:
-    fields: list[tuple[str, type, object]] = [
+    fields: list[tuple[str, Any, object]] = [
         (f, *_NUMBER_DEFAULTS.get(f, (str, ""))) for f in TYPE_FIELDS[etype]
     ]
+    fields += [("producer", str, ""), *((c, _Counter, 0) for c in COUNTERS)]
     return msgspec.defstruct(
         "Event_" + etype.replace(".", "_"),
         [("id", str), ("ts", int), ("hall", str), *fields],
@@ -81,9 +90,12 @@ def lenient(doc: Any) -> Any:
     """An event from a decoded JSON object, ignoring fields of the wrong type."""
     cls = _BY_TYPE[doc["type"]]
     values: dict[str, Any] = {}
-    for name in ("id", "hall", *TYPE_FIELDS[doc["type"]]):
+    for name in ("id", "hall", "producer", *TYPE_FIELDS[doc["type"]], *COUNTERS):
         v = doc.get(name)
-        if name in _NUMBER_DEFAULTS:
+        if name in COUNTERS:
+            ok = v.__class__ is int and 0 <= v < _COUNTER_MAX
+            values[name] = v if ok else 0
+        elif name in _NUMBER_DEFAULTS:
             want, default = _NUMBER_DEFAULTS[name]
             ok = isinstance(v, (int, float) if want is float else int)
             values[name] = want(v) if ok and not isinstance(v, bool) else default
@@ -125,25 +137,26 @@ def event_columns_and_ids(
     order = np.argsort(codes, kind="stable")
     ranked = list(map(events.__getitem__, order.tolist()))
     bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(_STRUCTS)))))
-    strings: dict[str, list[PackedStrings]] = {f: [] for f in EVENT_STRINGS}
+    strings: dict[str, list[PackedStrings]] = {f: [] for f in (*EVENT_STRINGS, "producer")}
     numbers: dict[str, list[npt.NDArray[Any]]] = {"ts": [], "score": [], "hold_s": [], "talk_s": []}
+    counters: dict[str, list[npt.NDArray[np.uint64]]] = {c: [] for c in COUNTERS}
     for code, etype in enumerate(TYPE_FIELDS):
         lo, hi = int(bounds[code]), int(bounds[code + 1])
         if lo == hi:
             continue
         group = ranked[lo:hi]
         m = hi - lo
-        present = {"id", "hall", *TYPE_FIELDS[etype]}
-        for f in EVENT_STRINGS:
+        present = {"id", "hall", "producer", *TYPE_FIELDS[etype]}
+        for f, packed in strings.items():
             if f == "type":
-                strings[f].append(PackedStrings.from_str_list([etype] * m))
+                packed.append(PackedStrings.from_str_list([etype] * m))
             elif f in present:
                 values = list(map(attrgetter(f), group))
                 if f == "id":
                     ids += values
-                strings[f].append(PackedStrings.from_str_list(values))
+                packed.append(PackedStrings.from_str_list(values))
             else:
-                strings[f].append(PackedStrings(np.zeros(0, np.uint8), np.zeros(m, np.int64)))
+                packed.append(PackedStrings(np.zeros(0, np.uint8), np.zeros(m, np.int64)))
         numbers["ts"].append(np.fromiter(map(attrgetter("ts"), group), np.int64, m))
         for f, (_, default) in _NUMBER_DEFAULTS.items():
             if f in present:
@@ -151,9 +164,13 @@ def event_columns_and_ids(
             else:
                 column = np.full(m, default, np.float64)
             numbers[f].append(column)
-    cols: dict[str, Any] = {f: PackedStrings.concat(parts) for f, parts in strings.items()}
+        for c in COUNTERS:
+            counters[c].append(np.fromiter(map(attrgetter(c), group), np.uint64, m))
+    cols: dict[str, Any] = {f: PackedStrings.concat(p) for f, p in strings.items()}
     for f, parts in numbers.items():
         cols[f] = np.concatenate(parts) if parts else np.zeros(0)
+    for c, parts in counters.items():
+        cols[c] = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
     cols["ts"] = cols["ts"].astype(np.int64)
     score = cols["score"]
     cols["score"] = np.where((score >= 1) & (score <= 5), score, 0).astype(np.uint8)

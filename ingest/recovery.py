@@ -32,18 +32,53 @@ are looked for."""
 
 _ZERO = PushResult(0, 0, 0, ())
 BLOCK_ROWS = 1 << 17  # rows per push_columns call
+PRODUCER_FIELDS = ("producer", "seq", "epoch")
+"""The loss-detection columns, read and replayed only for an engine that takes them."""
+_SETTINGS = {
+    # Copies of an event share (hall, ts, id), so they are in one monthly partition:
+    # FINAL need not merge across partitions (each is collapsed on its own, in parallel).
+    "do_not_merge_across_partitions_select_final": 1,
+}
 
 
-def _where(since_ms: int | None, halls: Sequence[str] | None, carry: bool) -> str:
-    """The WHERE clause (parameters: since, carry_from, halls)."""
+def engine_takes_producer(engine: Engine) -> bool:
+    """Whether ``engine`` reads ``producer``/``seq``/``epoch`` (it has a gap detector)."""
+    return hasattr(engine, "drain_gap_changes")
+
+
+def _where(
+    since_ms: int | None, until_ms: int | None, halls: Sequence[str] | None, carry: bool
+) -> str:
+    """The WHERE clause (parameters: since, until, carry_from, tz, halls)."""
     cond = ["1"] if since_ms is None else ["ts >= fromUnixTimestamp64Milli({since:Int64})"]
     if since_ms is not None and carry:
         cond = [f"({cond[0]} OR {_CARRY_OVER})"]
+    if until_ms is not None:
+        cond.append(_UNTIL)
     if halls is not None:
         cond.append("hall IN {halls:Array(String)}")
     return " AND ".join(cond)
 
 
+def _superset(
+    since_ms: int | None, until_ms: int | None, halls: Sequence[str] | None, carry: bool
+) -> str:
+    """A cheap WHERE that holds for every row :func:`_where` selects (by ts and type
+    only, no subquery): what the string widths are measured on."""
+    cond = ["1"]
+    if since_ms is not None:
+        frm = "carry_from" if carry else "since"
+        cond = [f"ts >= fromUnixTimestamp64Milli({{{frm}:Int64}})"]
+        if carry:  # an opinion never resolved is carried over from any age
+            cond = [f"({cond[0]} OR type = 'opinion.submitted')"]
+    if until_ms is not None:
+        cond.append(_UNTIL)
+    if halls is not None:
+        cond.append("hall IN {halls:Array(String)}")
+    return " AND ".join(cond)
+
+
+_UNTIL = "ts <= fromUnixTimestamp64Milli({until:Int64})"
 # Older events that still hold state a KPI reads: the last event of each window and
 # agent, tickets and calls never finished, opinions never resolved.
 _OLD = (
@@ -74,42 +109,63 @@ def read_event_blocks(
     store: Store,
     *,
     since_ms: int | None = None,
+    until_ms: int | None = None,
     halls: Sequence[str] | None = None,
     carry_over: bool = False,
     timezone: str = "Asia/Shanghai",
+    producer: bool = False,
 ) -> Iterator[dict[str, npt.NDArray[Any]]]:
-    """Stored events as push_columns blocks in arrival order (strings as ``S``
-    arrays, ``ts`` int64 ms, ``score`` uint8, ``hold_s``/``talk_s`` float64 NaN)."""
+    """Stored events as push_columns blocks in arrival order (strings as ``S`` arrays,
+    ``ts`` int64 ms, ``score`` uint8, ``hold_s``/``talk_s`` float64 NaN; with
+    ``producer``, also ``producer`` (``S``, empty: absent), ``seq`` (int64, -1: absent)
+    and ``epoch`` (int64)). Events after ``until_ms`` are not read."""
     events = store.table("events")
-    where = _where(since_ms, halls, carry_over).replace("{events}", events)
     params: dict[str, Any] = {}
     if since_ms is not None:
         params["since"] = since_ms
         if carry_over:
             params["carry_from"] = since_ms - CARRY_OVER_DAYS * 86_400_000
             params["tz"] = timezone
+    if until_ms is not None:
+        params["until"] = until_ms
     if halls is not None:
         params["halls"] = list(halls)
-    # Widths over the whole table: ClickHouse may convert rows that WHERE drops later
-    # (FINAL), and a longer string there would not fit a narrower FixedString.
-    widths = store.rows(
-        "SELECT " + ", ".join(f"max(length({ident(n)}))" for n in EVENT_STRINGS) + f" FROM {events}"
+    strings = EVENT_STRINGS + (("producer",) if producer else ())
+    # One pass over the candidate rows sizes the strings and finds the columns that
+    # hold anything: empty ones are not read (and are filled in below).
+    bound = _superset(since_ms, until_ms, halls, carry_over)
+    probe = store.rows(
+        "SELECT count(), max(score), count(hold_s), count(talk_s), "
+        + ", ".join(f"max(length({ident(n)}))" for n in strings)
+        + f" FROM {events} WHERE {bound}",
+        {k: v for k, v in params.items() if "{" + k + ":" in bound},
     )[0]
-    if not any(widths):
+    if not probe[0]:
         return
-    for name, w in zip(EVENT_STRINGS, widths, strict=True):
-        params[f"w_{name}"] = max(int(w or 0), 1)
-    fixed = ", ".join(
-        f"toFixedString({ident(n)}, {{w_{n}:UInt32}}) AS {ident(n)}" for n in EVENT_STRINGS
-    )
-    sql = (
-        f"SELECT {fixed}, toUnixTimestamp64Milli(ts) AS ts_ms, score, "
-        "ifNull(hold_s, nan) AS hold_s_or_nan, ifNull(talk_s, nan) AS talk_s_or_nan, ingest_seq "
-        f"FROM {events} FINAL WHERE {where}"
-    )  # (aliases differ from column names: WHERE would see an alias named ts)
-    # Sorting wide rows is slow in ClickHouse (LowCardinality columns above all); the
-    # rows come unsorted and numpy orders them by arrival.
-    stream = store.stream(sql, params)
+    widths = {n: int(w) for n, w in zip(strings, probe[4:], strict=True) if w}
+    for name, w in widths.items():
+        params[f"w_{name}"] = w
+    # substring: ClickHouse may convert rows that WHERE drops later (FINAL, or rows
+    # outside the measured range), and toFixedString refuses a longer string.
+    fixed = [
+        f"toFixedString(substring({ident(n)}, 1, {{w_{n}:UInt32}}), {{w_{n}:UInt32}}) AS {ident(n)}"
+        for n in widths
+    ]
+    numbers = [("toUnixTimestamp64Milli(ts)", "ts_ms", True), ("score", "score", probe[1] > 0)]
+    numbers += [
+        (f"ifNull({n}, nan)", f"{n}_or_nan", probe[i] > 0)
+        for i, n in ((2, "hold_s"), (3, "talk_s"))
+    ]
+    if producer and "producer" in widths:  # (push_columns: seq -1 is absent)
+        numbers += [("if(producer = '', -1, toInt64(seq))", "seq", True)]
+        numbers += [("toInt64(epoch)", "epoch", True)]
+    numbers.append(("ingest_seq", "ingest_seq", True))
+    selected = fixed + [f"{expr} AS {alias}" for expr, alias, keep in numbers if keep]
+    where = _where(since_ms, until_ms, halls, carry_over).replace("{events}", events)
+    sql = f"SELECT {', '.join(selected)} FROM {events} FINAL WHERE {where}"
+    # (aliases differ from column names: WHERE would see an alias named ts.) Sorting
+    # wide rows is slow in ClickHouse; rows come unsorted and numpy orders them.
+    stream = store.stream(sql, params, settings=_SETTINGS)
     try:
         blocks = list(read_blocks(stream))
     finally:
@@ -118,10 +174,29 @@ def read_event_blocks(
         return
     names = {"ts_ms": "ts", "hold_s_or_nan": "hold_s", "talk_s_or_nan": "talk_s"}
     columns = {names.get(n, n): np.concatenate([b[n] for b in blocks]) for n in blocks[0]}
+    del blocks
     order = np.argsort(columns.pop("ingest_seq"), kind="stable")
     for start in range(0, len(order), BLOCK_ROWS):
         rows = order[start : start + BLOCK_ROWS]
-        yield {n: c[rows] for n, c in columns.items()}
+        block = {n: c[rows] for n, c in columns.items()}
+        yield _complete(block, len(rows), producer)
+
+
+def _complete(
+    block: dict[str, npt.NDArray[Any]], n: int, producer: bool
+) -> dict[str, npt.NDArray[Any]]:
+    """Every column of a block, the ones not read (empty in the range) as their default."""
+    for name in EVENT_STRINGS + (("producer",) if producer else ()):
+        if name not in block:
+            block[name] = np.zeros(n, "S1")
+    defaults: list[tuple[str, Any, Any]] = [("score", np.uint8, 0)]
+    defaults += [("hold_s", np.float64, np.nan), ("talk_s", np.float64, np.nan)]
+    if producer:
+        defaults += [("seq", np.int64, -1), ("epoch", np.int64, 0)]
+    for name, dtype, value in defaults:
+        if name not in block:
+            block[name] = np.full(n, value, dtype)
+    return block
 
 
 def dead_letter_counts(store: Store, *, since_ms: int | None = None) -> dict[str, int]:
@@ -138,8 +213,9 @@ def dead_letter_counts(store: Store, *, since_ms: int | None = None) -> dict[str
 
 def _restore_counters(engine: Engine, counts: dict[str, int], last: dict[str, Any] | None) -> None:
     """Re-counts rejected and duplicate arrivals through the public API: an empty
-    object per rejection, the last applied event again per duplicate. (An engine
-    method to add to its diagnostics would be cleaner; see docs/STORE.md.)"""
+    object per rejection, an event the replay applied (or found a duplicate) again per
+    duplicate. (An engine method to add to its diagnostics would be cleaner; see
+    docs/STORE.md.)"""
     rejected = counts.get("rejected", 0)
     if rejected:
         engine.push_jsonl(b"{}\n" * rejected)
@@ -150,19 +226,30 @@ def _restore_counters(engine: Engine, counts: dict[str, int], last: dict[str, An
                 raise RuntimeError("re-counting a duplicate applied an event")
 
 
-def _last_event(block: dict[str, npt.NDArray[Any]]) -> dict[str, Any]:
+def _event_at(block: dict[str, npt.NDArray[Any]], row: int) -> dict[str, Any]:
+    """Row ``row`` as an event dict, without the producer fields (pushed again only to
+    be counted a duplicate, it must not touch the gap detector)."""
     event: dict[str, Any] = {}
     for name in EVENT_STRINGS:
-        v = block[name][-1]
+        v = block[name][row]
         if v:
             event[name] = v.decode()
-    event["ts"] = int(block["ts"][-1])
-    if block["score"][-1]:
-        event["score"] = int(block["score"][-1])
+    event["ts"] = int(block["ts"][row])
+    if block["score"][row]:
+        event["score"] = int(block["score"][row])
     for name in ("hold_s", "talk_s"):
-        if not np.isnan(block[name][-1]):
-            event[name] = float(block[name][-1])
+        if not np.isnan(block[name][row]):
+            event[name] = float(block[name][row])
     return event
+
+
+def _last_accepted(block: dict[str, npt.NDArray[Any]], result: PushResult) -> int | None:
+    """The last row of ``block`` the engine did not reject, if any."""
+    rejected = {row for row, _ in result.rejections}
+    for row in range(len(block["ts"]) - 1, -1, -1):
+        if row not in rejected:
+            return row
+    return None
 
 
 def replay_into(
@@ -170,19 +257,30 @@ def replay_into(
     store: Store,
     *,
     since_ms: int | None = None,
+    until_ms: int | None = None,
     halls: Sequence[str] | None = None,
     carry_over: bool = False,
 ) -> PushResult:
-    """Pushes the stored events (all, or since ``since_ms``) into ``engine`` in arrival
-    order and restores the rejected/duplicate counters; returns the push totals."""
+    """Pushes the stored events (all, or from ``since_ms`` to ``until_ms``) into
+    ``engine`` in arrival order and restores the rejected/duplicate counters; returns
+    the push totals. Rows the engine rejects now (e.g. dated too far ahead of its
+    clock) are counted in ``rejected`` and skipped; the replay goes on."""
     total, last = _ZERO, None
     blocks = read_event_blocks(
-        store, since_ms=since_ms, halls=halls, carry_over=carry_over, timezone=engine.timezone
+        store,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        halls=halls,
+        carry_over=carry_over,
+        timezone=engine.timezone,
+        producer=engine_takes_producer(engine),
     )
     for block in blocks:
         result, _ = engine.push_columns(block)
         total = total + PushResult(result.applied, result.duplicates, result.rejected, ())
-        last = _last_event(block)
+        row = _last_accepted(block, result)
+        if row is not None:
+            last = _event_at(block, row)
     if halls is None:
         _restore_counters(engine, dead_letter_counts(store, since_ms=since_ms), last)
     return total
@@ -211,12 +309,18 @@ def recover(
     *,
     now_ms: int,
     halls: Sequence[str] | None = None,
+    max_lead_ms: int | None = None,
 ) -> PushResult:
     """Rebuilds a restarted service's engine: events of today and the longest horizon
     before ``now_ms``, plus older events whose state is still open, in arrival order;
-    then advances the clock to ``now_ms``."""
+    then advances the clock to ``now_ms``. With ``max_lead_ms`` (a wall clock
+    ``now_ms``), events dated more than that after ``now_ms`` are not read: the engine
+    would refuse them, and one of them must not move its clock."""
     since = recovery_start(now_ms, longest_horizon_s(engine), engine.timezone)
-    result = replay_into(engine, store, since_ms=since, halls=halls, carry_over=True)
+    until = None if max_lead_ms is None else now_ms + max_lead_ms
+    result = replay_into(
+        engine, store, since_ms=since, until_ms=until, halls=halls, carry_over=True
+    )
     engine.advance(now_ms)
     return result
 

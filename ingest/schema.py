@@ -6,7 +6,8 @@ the engine's ``snapshot_columns()``/``staff_columns()``):
 * ``events``: the raw log, every EVENTS.md field; ``ingest_seq`` is the arrival order
   (nanoseconds since the epoch at arrival, strictly increasing per writer). A
   ReplacingMergeTree on ``(hall, ts, id)`` whose version is ``bitNot(ingest_seq)``, so
-  a row written twice collapses to its first arrival.
+  a row written twice collapses to its first arrival. ``producer``, ``seq``, ``epoch``
+  (migration 4) are the optional loss-detection fields ('' and 0 when absent).
 * ``dead_letters``: rejected and duplicate arrivals (with reason), keyed by
   ``(source, position)``; recovery restores the engine's counters from it.
 * ``hall_kpis``: one row per ``(ts, hall, horizon)``: every gauge and windowed KPI.
@@ -14,6 +15,8 @@ the engine's ``snapshot_columns()``/``staff_columns()``):
 * ``alerts``: alert state changes.
 * ``advice``: the live staffing advice, per hall and kind (windows, agents) once a
   minute (migration 3; written by :mod:`hallkpi.ingest.live_advice`, not the writer).
+* ``upstream_gaps``: the engine's gap changes (``drain_gap_changes()``): a producer's
+  missing sequence range, and when it was filled (migration 4).
 * ``schema_migrations``: the versions applied.
 
 With ``cluster`` every statement is ``ON CLUSTER``, each table is a Replicated* table
@@ -22,7 +25,7 @@ With ``cluster`` every statement is ``ON CLUSTER``, each table is a Replicated* 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hallkpi.core.engine import (
@@ -79,6 +82,13 @@ def _kpi_type(name: str) -> str:
     return "UInt32" if name in INTEGER_KPIS else NUM
 
 
+PRODUCER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("producer", LC),
+    ("seq", "UInt64"),
+    ("epoch", "UInt64"),
+)
+"""The optional loss-detection fields of an event (migration 4, after ``ingest_seq``)."""
+
 EVENTS = Table(
     "events",
     (
@@ -89,6 +99,7 @@ EVENTS = Table(
         ("hold_s", NUM),
         ("talk_s", NUM),
         ("ingest_seq", "UInt64"),
+        *PRODUCER_COLUMNS,
     ),
     order_by=("hall", "ts", "id"),
     version="arrival_rank",
@@ -166,6 +177,21 @@ ADVICE = Table(
     ),
     order_by=("hall", "kind", "ts"),
 )
+UPSTREAM_GAPS = Table(
+    "upstream_gaps",
+    (
+        ("ts", TS),  # when the engine saw the gap (its clock)
+        ("hall", LC),
+        ("producer", LC),
+        ("epoch", "UInt64"),
+        ("first_seq", "UInt64"),
+        ("last_seq", "UInt64"),
+        ("missing", "UInt64"),
+        ("state", LC),  # missing | filled
+    ),
+    # A change written twice (a re-sent block) collapses; each change of a range stays.
+    order_by=("hall", "producer", "epoch", "first_seq", "last_seq", "state", "ts"),
+)
 MIGRATIONS_TABLE = Table(
     "schema_migrations",
     (("version", "UInt32"), ("name", "String"), ("applied_at", TS)),
@@ -175,7 +201,7 @@ MIGRATIONS_TABLE = Table(
     shard_key="version",
 )
 TABLES: dict[str, Table] = {
-    t.name: t for t in (EVENTS, DEAD_LETTERS, HALL_KPIS, STAFF_KPIS_TABLE, ALERTS)
+    t.name: t for t in (EVENTS, DEAD_LETTERS, HALL_KPIS, STAFF_KPIS_TABLE, ALERTS, UPSTREAM_GAPS)
 }
 """The data tables by name (what the writer may insert into)."""
 TTL_TABLES = tuple(TABLES)
@@ -266,10 +292,27 @@ def _tables(*tables: Table) -> Callable[[Layout], list[Statement]]:
     return lambda layout: [s for t in tables for s in create_table(layout, t)]
 
 
+def add_columns(
+    layout: Layout, table: Table, columns: Sequence[tuple[str, str]]
+) -> list[Statement]:
+    """``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` of ``columns`` (each with its type's
+    default), on the local and the Distributed table in cluster mode. Idempotent: a
+    store created after ``table`` gained the columns already has them."""
+    db = ident(layout.database)
+    targets = [layout.local_name(table), table.name] if layout.cluster else [table.name]
+    adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {ident(n)} {t}" for n, t in columns)
+    return [Statement(f"ALTER TABLE {db}.{ident(t)}{layout.on_cluster} {adds}") for t in targets]
+
+
+def _producer_fields(layout: Layout) -> list[Statement]:
+    return add_columns(layout, EVENTS, PRODUCER_COLUMNS) + create_table(layout, UPSTREAM_GAPS)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and dead letters", _tables(EVENTS, DEAD_LETTERS)),
     Migration(2, "hall, staff and alert history", _tables(HALL_KPIS, STAFF_KPIS_TABLE, ALERTS)),
     Migration(3, "live staffing advice", _tables(ADVICE)),
+    Migration(4, "event producer, sequence and epoch; upstream gaps", _producer_fields),
 )
 """Applied in order, each once; a new one only ever appends to this tuple."""
 
@@ -360,10 +403,6 @@ def _sync_kpi_columns(store: Store, layout: Layout) -> None:
             )
         }
         missing = [(n, t) for n, t in table.columns if n not in have]
-        targets = [layout.local_name(table), table.name] if layout.cluster else [table.name]
-        for name, typ in missing:
-            for target in targets:
-                store.command(
-                    f"ALTER TABLE {ident(layout.database)}.{ident(target)}{layout.on_cluster} "
-                    f"ADD COLUMN IF NOT EXISTS {ident(name)} {typ}"
-                )
+        if missing:
+            for st in add_columns(layout, table, missing):
+                store.command(st.sql, st.parameters)

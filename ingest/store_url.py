@@ -24,7 +24,8 @@ STORE_ENV = "HALLKPI_STORE"
 PASSWORD_ENV = "HALLKPI_CLICKHOUSE_PASSWORD"
 DEFAULT_DATABASE = "hallkpi"
 _DEFAULT_PORTS = {"http": 8123, "https": 8443}
-_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+# user:password@ right after the scheme; the password may hold '/' (it ends at '@').
+_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s]*@")
 
 Scheme = Literal["chdb", "http", "https"]
 
@@ -61,6 +62,18 @@ def redact(text: str, secret: str | None = None) -> str:
     return out
 
 
+def url_has_password(url: str) -> bool:
+    """Whether ``url`` (any scheme) carries a password (``user:password@``): the rule of
+    every hallkpi URL (store, broker), whose passwords come from files or the
+    environment only."""
+    if _CREDENTIALS.match(url):  # also a password with '/' (urlsplit cuts it at the '/')
+        return True
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
 def parse_store_url(url: str) -> StoreURL:
     """Parses ``chdb:///abs/dir[?database=NAME]``, ``chdb://relative/dir`` or
     ``http(s)://[user@]host[:port][/database]``; raises StoreConfigError."""
@@ -75,10 +88,18 @@ def parse_store_url(url: str) -> StoreURL:
         params = _query(query, shown, allowed={"database"})
         if not where:
             raise StoreConfigError(f"store URL {shown!r}: give the chDB data directory")
+        head = where.partition("/")[0]
+        if "@" in head or ":" in head or _CREDENTIALS.match(url):
+            # chdb://user:pw@/dir would otherwise open a directory named after the
+            # credentials (and print them wherever the path goes).
+            raise StoreConfigError(
+                f"store URL {shown!r}: chDB is embedded and has no users or passwords; "
+                "remove the 'user@' part (chdb:///path/to/dir)"
+            )
         database = check_ident(params.get("database", DEFAULT_DATABASE), "database")
         return StoreURL("chdb", database=database, path=os.path.realpath(unquote(where)))
     parts = urlsplit(url)
-    if parts.password is not None:
+    if url_has_password(url):
         raise StoreConfigError(
             f"store URL {shown!r} contains a password: remove it and set {PASSWORD_ENV} "
             "or use --password-file"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hallkpi.core import Engine
 from hallkpi.core.cli import main
@@ -14,13 +16,19 @@ from hallkpi.ingest.schema import (
     EVENTS,
     HALL_KPIS,
     MIGRATIONS,
+    PRODUCER_COLUMNS,
     STAFF_KPIS_TABLE,
     TABLES,
+    UPSTREAM_GAPS,
     Layout,
     all_statements,
+    bootstrap,
+    create_table,
     ensure_schema,
     layout_options,
 )
+from hallkpi.ingest.spool import Spool
+from hallkpi.ingest.writer import StoreWriter
 
 
 def columns(store: Store, table: str) -> dict[str, str]:
@@ -170,3 +178,89 @@ def test_store_section_of_the_configuration(
         {"db": store.database},
     )[0][0]
     assert "TTL ts + toIntervalDay(_CAST(30, 'UInt32'))" in ddl
+
+
+def test_a_version_3_store_gains_the_producer_fields_in_place(store: Store) -> None:
+    """A store made before migration 4 (events without producer/seq/epoch, no
+    upstream_gaps) migrates in place: its rows keep their values, the new columns read
+    as their defaults, and new rows carry them."""
+    layout = Layout(store.database)
+    old_events = dataclasses.replace(
+        EVENTS, columns=tuple(c for c in EVENTS.columns if c not in PRODUCER_COLUMNS)
+    )
+    old = [*bootstrap(layout), *create_table(layout, old_events)]
+    old += [s for m in MIGRATIONS[:3] for s in m.statements(layout) if "`events`" not in s.sql]
+    for st in old:
+        store.command(st.sql, st.parameters)
+    for m in MIGRATIONS[:3]:
+        store.command(
+            f"INSERT INTO {store.table('schema_migrations')} (version, name, applied_at) "
+            "SELECT {v:UInt32}, {n:String}, now64(3)",
+            {"v": m.version, "n": m.name},
+        )
+    store.command(
+        f"INSERT INTO {store.table('events')} (id, type, ts, hall, ticket, ingest_seq) "
+        "SELECT 'old-1', 'ticket.cancelled', fromUnixTimestamp64Milli(1764205200000), 'h', "
+        "'A1', 1"
+    )
+    assert "producer" not in columns(store, "events")
+    assert ensure_schema(store) == [4]
+    cols = columns(store, "events")
+    assert (cols["producer"], cols["seq"], cols["epoch"]) == (
+        "LowCardinality(String)",
+        "UInt64",
+        "UInt64",
+    )
+    assert set(columns(store, "upstream_gaps")) == set(UPSTREAM_GAPS.column_names)
+    rows = store.rows(f"SELECT id, ticket, producer, seq, epoch FROM {store.table('events')}")
+    assert rows == [("old-1", "A1", "", 0, 0)]
+    fresh = Store(f"chdb://{store.url.path}?database={store.database}_fresh")
+    try:
+        ensure_schema(fresh)  # a new store has the same columns, in the same order
+        visible = [c for c in cols if c != "arrival_rank"]  # (not in SELECT *)
+        assert [c for c in columns(fresh, "events") if c != "arrival_rank"] == visible
+    finally:
+        fresh.command(f"DROP DATABASE IF EXISTS `{store.database}_fresh`")
+
+
+def test_cluster_ddl_of_migration_4() -> None:
+    statements = MIGRATIONS[3].statements(Layout("tax", cluster="halls"))
+    alters = [s.sql for s in statements if s.sql.startswith("ALTER")]
+    assert alters == [
+        f"ALTER TABLE `tax`.`{t}` ON CLUSTER `halls` ADD COLUMN IF NOT EXISTS `producer` "
+        "LowCardinality(String), ADD COLUMN IF NOT EXISTS `seq` UInt64, "
+        "ADD COLUMN IF NOT EXISTS `epoch` UInt64"
+        for t in ("events_local", "events")
+    ]
+    text = "\n".join(s.sql for s in statements)
+    assert "CREATE TABLE IF NOT EXISTS `tax`.`upstream_gaps_local` ON CLUSTER `halls`" in text
+    assert "Distributed(`halls`, `tax`, `upstream_gaps_local`, cityHash64(hall))" in text
+
+
+def test_upstream_gaps_take_the_engines_gap_changes(store: Store, tmp_path: Path) -> None:
+    """Rows shaped as ``engine.drain_gap_changes()`` (plus the detection time) go through
+    the writer; one written twice (a re-sent block) is stored once."""
+    ensure_schema(store)
+    changes = [
+        {"producer": "kiosk-3", "epoch": 2, "hall": "h", "first_seq": 11, "last_seq": 19,
+         "missing": 9, "since_ts": 1764205200000, "state": "missing"},
+        {"producer": "kiosk-3", "epoch": 2, "hall": "h", "first_seq": 11, "last_seq": 19,
+         "missing": 0, "since_ts": 1764205200000, "state": "filled"},
+    ]  # fmt: skip
+    cols = {
+        "ts": np.array([c["since_ts"] for c in changes], np.int64),
+        **{k: [c[k] for c in changes] for k in ("hall", "producer", "state")},
+        **{
+            k: np.array([c[k] for c in changes], np.uint64)
+            for k in ("epoch", "first_seq", "last_seq", "missing")
+        },
+    }
+    writer = StoreWriter(store, Spool(tmp_path / "spool"))
+    writer.add("upstream_gaps", cols)
+    writer.add("upstream_gaps", cols)
+    writer.close()
+    rows = store.rows(
+        f"SELECT producer, epoch, first_seq, last_seq, missing, state "
+        f"FROM {store.table('upstream_gaps')} FINAL ORDER BY state"
+    )
+    assert rows == [("kiosk-3", 2, 11, 19, 0, "filled"), ("kiosk-3", 2, 11, 19, 9, "missing")]

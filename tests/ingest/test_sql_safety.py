@@ -29,9 +29,9 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|WHERE|FROM|GROUP BY|ORDER
 # names) and fragments built only from constants and such identifiers. Each entry was
 # reviewed; a new one must be reviewed before it is added here.
 FRAGMENTS = {
-    "_OLD", "alerts", "combine", "cond", "db", "engine", "events", "fixed", "from_sql",
-    "group", "hall_filter", "inner", "layout.on_cluster", "name", "series_sql", "spec.expr",
-    "table.shard_key", "typ", "where", "window", "with_sql",
+    "_OLD", "adds", "alerts", "bound", "combine", "cond", "db", "engine", "events", "fixed",
+    "from_sql", "group", "hall_filter", "inner", "layout.on_cluster", "name", "series_sql",
+    "spec.expr", "table.shard_key", "typ", "where", "window", "with_sql",
 }  # fmt: skip
 CALLS = {"ident", "qualified", "store.table", "self.table", "_bucket_sql", "', '.join"}
 

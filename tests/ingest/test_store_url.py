@@ -14,6 +14,7 @@ from hallkpi.ingest.store_url import (
     read_password,
     redact,
     resolve_store_url,
+    url_has_password,
 )
 
 
@@ -99,3 +100,31 @@ def test_identifiers_are_strict(name: str) -> None:
 
 def test_qualified_names() -> None:
     assert qualified("hallkpi", "events") == "`hallkpi`.`events`"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "chdb://user:s3cret@/var/lib/hallkpi",
+        "chdb://user@/var/lib/hallkpi",
+        "chdb://:s3cret@/var/lib/hallkpi",
+        "chdb://user:s3/cret@/var/lib/hallkpi",
+        "chdb://user:s3cret@relative/dir",
+    ],
+)
+def test_credentials_in_a_chdb_url_are_refused_and_never_shown(url: str) -> None:
+    """chDB is embedded: a user or password in its URL is a mistake, and the text after
+    ``chdb://`` would otherwise become a directory named after the credentials."""
+    with pytest.raises(StoreConfigError, match="chDB is embedded") as err:
+        parse_store_url(url)
+    assert "s3cret" not in str(err.value) and "s3/cret" not in str(err.value)
+
+
+def test_chdb_paths_may_hold_at_signs_and_colons_after_the_first_slash() -> None:
+    assert parse_store_url("chdb:///data/a@b:c").path == "/data/a@b:c"
+
+
+def test_the_no_password_rule_is_one_for_every_url() -> None:
+    assert url_has_password("mqtt://u:pw@broker:1883")
+    assert url_has_password("chdb://u:pw@/x") and url_has_password("http://u:p/w@h/db")
+    assert not url_has_password("http://u@h/db") and not url_has_password("chdb:///a@b")

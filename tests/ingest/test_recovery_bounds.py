@@ -1,0 +1,130 @@
+"""Recovery within bounds: a stored event dated 2200 does not move a restarted engine's
+clock, rows the engine refuses now are counted and skipped (the replay goes on), and
+recovery reads only the range it needs (an old, huge row does not widen its columns)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hallkpi.core import Engine
+from hallkpi.core.cli import main
+from hallkpi.ingest.connection import Store
+from hallkpi.ingest.recovery import read_event_blocks, recover, recovery_start
+from hallkpi.ingest.spool import Spool
+from hallkpi.ingest.writer import StoreWriter
+
+T0 = 1795744800000  # 2026-11-27 10:00 Asia/Shanghai
+Y2200 = 7258118400000  # 2200-01-01T00:00:00Z
+LEAD_MS = 300_000
+
+
+def load(store: Store, tmp_path: Path, events: list[dict[str, Any]], name: str = "e") -> None:
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    url = f"chdb://{store.url.path}?database={store.database}"
+    assert main(["load", str(path), "--store", url]) == 0
+
+
+def tickets(n: int, hall: str = "h1", t0: int = T0 - 3600_000) -> list[dict[str, Any]]:
+    out = []
+    for k in range(n):
+        base = {"hall": hall, "ticket": f"A{k:03d}"}
+        out.append({**base, "id": f"{hall}-i{k}", "type": "ticket.issued", "ts": t0 + k * 1000,
+                    "service": "tax", "channel": "kiosk"})  # fmt: skip
+        out.append({**base, "id": f"{hall}-x{k}", "type": "ticket.cancelled",
+                    "ts": t0 + k * 1000 + 500})  # fmt: skip
+    return out
+
+
+def future(ts: int = Y2200) -> dict[str, Any]:
+    return {"id": "from-2200", "type": "ticket.issued", "ts": ts, "hall": "h2",
+            "ticket": "Z1", "service": "tax", "channel": "kiosk"}  # fmt: skip
+
+
+def stored_with_2200(store: Store, tmp_path: Path, where: str) -> list[dict[str, Any]]:
+    """Tickets of h1 and one event of h2 dated 2200 (stored before engines checked
+    clocks), in the middle or as the last arrival, then a duplicate arrival (a dead
+    letter that recovery re-counts by pushing an accepted event again)."""
+    before = tickets(20)
+    events = [*before[:10], future(), *before[10:]] if where == "middle" else [*before, future()]
+    events.append(dict(events[0]))
+    load(store, tmp_path, events)
+    return before
+
+
+@pytest.mark.parametrize("where", ["middle", "last"])
+def test_an_event_dated_2200_is_not_read_past_the_lead(
+    store: Store, tmp_path: Path, where: str
+) -> None:
+    before = stored_with_2200(store, tmp_path, where)
+    engine = Engine()
+    result = recover(engine, store, now_ms=T0, max_lead_ms=LEAD_MS)
+    assert (result.applied, result.rejected) == (len(before), 0)
+    assert engine.now == T0 and "h2" not in engine.halls()
+    assert engine.diagnostics()["duplicate_events"] == 1
+
+
+@pytest.mark.parametrize("where", ["middle", "last"])
+def test_an_event_dated_2200_refused_by_the_engine_is_counted_and_skipped(
+    store: Store, tmp_path: Path, where: str
+) -> None:
+    """The service sets the engine's clock first; the engine refuses the event, the
+    clock stays, every other event is applied and the duplicate is still re-counted."""
+    before = stored_with_2200(store, tmp_path, where)
+    engine = Engine(max_lead_ms=LEAD_MS)
+    engine.advance(T0)
+    result = recover(engine, store, now_ms=T0)
+    assert (result.applied, result.rejected) == (len(before), 1)
+    assert engine.now == T0
+    assert engine.snapshot()["halls"]["h1"]["today"]["issued"] == 20
+    assert engine.diagnostics()["duplicate_events"] == 1
+
+
+def test_an_event_a_few_seconds_ahead_is_still_recovered(store: Store, tmp_path: Path) -> None:
+    """The bound is the engine's lead, not ``now``: a clock a little behind a producer's
+    does not lose its events."""
+    load(store, tmp_path, [*tickets(3), future(T0 + 10_000)])
+    engine = Engine()
+    result = recover(engine, store, now_ms=T0, max_lead_ms=LEAD_MS)
+    assert result.applied == 7 and "h2" in engine.halls()
+
+
+def test_recovery_reads_only_the_range_it_needs(store: Store, tmp_path: Path) -> None:
+    """A two-year-old row with a 50 kB id (outside today and the carry-over range;
+    written by an older writer that did not validate) is not read, and does not make
+    every recovered row 50 kB wide."""
+    load(store, tmp_path, tickets(5))
+    writer = StoreWriter(store, Spool(tmp_path / "spool"))
+    old = {"id": ["old-" + "x" * 50_000], "type": ["ticket.cancelled"], "hall": ["h1"],
+           "ticket": ["OLD"], "ts": np.array([T0 - 730 * 86_400_000], np.int64)}  # fmt: skip
+    writer.add_events(old)
+    writer.close()
+    since = recovery_start(T0, 3600, "Asia/Shanghai")
+    blocks = list(read_event_blocks(store, since_ms=since, carry_over=True))
+    ids = [x.decode() for b in blocks for x in b["id"].tolist()]
+    assert ids == [e["id"] for e in tickets(5)]
+    assert max(b["id"].dtype.itemsize for b in blocks) < 100
+    assert max(b["service"].dtype.itemsize for b in blocks) == len("tax")
+    assert all(b["agent"].dtype.itemsize == 1 for b in blocks)  # no agent: not read
+
+
+def test_rows_the_engine_refuses_are_counted_and_the_rest_applied(
+    store: Store, tmp_path: Path
+) -> None:
+    """Rows valid when stored but refused now (a stricter engine: events older than its
+    maximum age) are skipped in the middle of a block, counted, and the replay goes on.
+    (Tickets issued 20 days ago and never finished are carried over.)"""
+    old = [
+        e for e in tickets(4, hall="h3", t0=T0 - 20 * 86_400_000) if e["type"] == "ticket.issued"
+    ]
+    new = tickets(10)
+    load(store, tmp_path, [*new[:10], *old, *new[10:]])
+    engine = Engine(max_age_ms=86_400_000)
+    engine.advance(T0)
+    result = recover(engine, store, now_ms=T0)
+    assert (result.applied, result.rejected) == (20, 4)
+    assert engine.snapshot()["halls"]["h1"]["today"]["issued"] == 10
