@@ -23,3 +23,20 @@ class SpoolCorrupt(StoreError, ValueError):
 
 class WriterBackpressure(StoreError, TimeoutError):
     """The writer's memory bound is reached and did not free up in time."""
+
+
+class StoreBlocked(StoreError):
+    """Rows cannot be made durable now: nothing is lost, they wait in memory or in the
+    spool, and the writer keeps retrying. The acknowledgement (``flush``) raises it so
+    that nothing is acknowledged that is neither in the store nor in the spool."""
+
+
+class StoreRefusesWrites(StoreBlocked):
+    """The store answers but refuses every write (read-only, rights, a missing table,
+    its own disk full). Blocks are kept in the spool, not acknowledged, until it takes
+    writes again."""
+
+
+class SpoolDiskFull(StoreBlocked, OSError):
+    """The spool cannot be written (disk full, or another OS error) while the store is
+    unreachable: blocks wait in memory until either comes back."""

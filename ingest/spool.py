@@ -7,6 +7,11 @@ consumed oldest first; the position of the oldest unconsumed frame is kept in
 ``cursor.json`` (replaced atomically), and a fully consumed file is deleted. A crash
 while appending leaves a torn last frame, which is cut off on open (it was never
 acknowledged); a damaged frame before the end raises SpoolCorrupt.
+
+A full disk (or any OSError) never leaves the spool damaged: a failed append is cut
+off again (or before the next append) and raises; consuming goes on when the cursor
+cannot be written (the position is kept in memory and written at the next chance, so a
+crash meanwhile only re-sends frames, which the store's inserts make harmless).
 """
 
 from __future__ import annotations
@@ -44,6 +49,21 @@ class Frame:
         head = json.dumps([self.table, list(self.columns)]).encode()
         return struct.pack("<I", len(head)) + head + self.block
 
+    @property
+    def rows(self) -> int:
+        """The row count of the block (from its header)."""
+        pos = shift = 0
+        for _ in range(2):  # the column count, then the row count (LEB128 each)
+            value = shift = 0
+            while True:
+                byte = self.block[pos]
+                pos += 1
+                value |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
+                    break
+        return value
+
     @classmethod
     def decode(cls, payload: bytes) -> Frame:
         (n,) = struct.unpack_from("<I", payload)
@@ -73,6 +93,11 @@ class Spool:
         # (segment number, offset of the frame header, total frame size)
         self._frames: deque[tuple[int, int, int]] = deque()
         self._bytes = 0
+        self._torn: tuple[Path, int] | None = None  # a failed append not yet cut off
+        self._cursor_due: tuple[int, int] | None = None  # a position not yet written
+        self._stale: list[Path] = []  # consumed files to delete once the cursor is written
+        self.cursor_error: OSError | None = None
+        """Why the last cursor write failed (None once one succeeded)."""
         self._load()
 
     # -- opening ---------------------------------------------------------------
@@ -100,7 +125,9 @@ class Spool:
         for i, seg in enumerate(segments):
             start = cur_off if seg == cur_seg else 0
             self._scan(seg, start, last=i == len(segments) - 1)
-        self._segment = segments[-1] if segments else max(cur_seg, 1)
+        # never reuse the cursor's file number for a fresh file: the cursor's offset
+        # would skip its first frames
+        self._segment = segments[-1] if segments else cur_seg + 1
 
     def _scan(self, seg: int, start: int, *, last: bool) -> None:
         path = self._path(seg)
@@ -131,30 +158,52 @@ class Spool:
 
     # -- appending -------------------------------------------------------------
     def append(self, frame: Frame) -> None:
-        """Writes ``frame`` durably (fsynced) after every earlier frame."""
+        """Writes ``frame`` durably (fsynced) after every earlier frame. Raises OSError
+        (``SpoolFull`` at ``max_bytes``) with the spool as it was before."""
         payload = frame.encode()
         record = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
         with self._lock:
             if self._bytes + len(record) > self.max_bytes:
                 raise SpoolFull(f"spool {self.dir} is full ({self._bytes} bytes)")
+            self._cut_torn()
+            if self._torn is not None:
+                raise OSError(f"{self._torn[0]}: a failed append is not cut off yet")
             path = self._path(self._segment)
             size = path.stat().st_size if path.exists() else 0
             if size and (not self._frames or size + len(record) > self.segment_bytes):
-                # a new file; an old one with nothing pending goes away at once
+                # a new file; an old one with nothing pending goes once the cursor is past it
                 old, self._segment = path, self._segment + 1
                 path, size = self._path(self._segment), 0
                 if not self._frames:
-                    self._write_cursor((self._segment, 0))
-                    old.unlink(missing_ok=True)
+                    self._stale.append(old)
+                    self._cursor_due = (self._segment, 0)
+                    self._try_cursor()
             new = not path.exists()
-            with open(path, "ab") as f:
-                f.write(record)
-                f.flush()
-                os.fsync(f.fileno())
-            if new:
-                _fsync_dir(self.dir)
+            try:
+                with open(path, "ab") as f:
+                    f.write(record)
+                    f.flush()
+                    os.fsync(f.fileno())
+                if new:
+                    _fsync_dir(self.dir)
+            except OSError:
+                self._torn = (path, size)
+                self._cut_torn()
+                raise
             self._frames.append((self._segment, size, len(record)))
             self._bytes += len(record)
+
+    def _cut_torn(self) -> None:
+        """Cuts off the bytes of a failed append (a truncate needs no free space)."""
+        if self._torn is None:
+            return
+        path, size = self._torn
+        try:
+            if path.exists():
+                os.truncate(path, size)
+        except OSError:
+            return  # tried again before the next append, which cannot go on before
+        self._torn = None
 
     # -- consuming -------------------------------------------------------------
     def __len__(self) -> int:
@@ -175,14 +224,39 @@ class Spool:
             return Frame.decode(f.read(size - _HEADER.size))
 
     def pop(self) -> None:
-        """Marks the oldest frame consumed (durably) and deletes a finished file."""
+        """Marks the oldest frame consumed and deletes a finished file. The position is
+        written durably when possible; when not (a full disk), ``cursor_error`` says
+        why and the next ``pop``, ``append`` or ``sync`` writes it."""
         with self._lock:
             seg, off, size = self._frames.popleft()
             self._bytes -= size
             nxt = self._frames[0][:2] if self._frames else (seg, off + size)
-            self._write_cursor(nxt)
             if nxt[0] != seg and seg != self._segment:
+                # Safe before the cursor is written: a cursor naming a missing file
+                # means its next file is read from the start.
                 self._path(seg).unlink(missing_ok=True)
+            self._cursor_due = nxt
+            self._try_cursor()
+
+    def sync(self) -> bool:
+        """Writes a position that could not be written before; True when none waits."""
+        with self._lock:
+            self._cut_torn()
+            return self._try_cursor()
+
+    def _try_cursor(self) -> bool:
+        if self._cursor_due is None:
+            return True
+        try:
+            self._write_cursor(self._cursor_due)
+        except OSError as exc:
+            self.cursor_error = exc
+            return False
+        self._cursor_due, self.cursor_error = None, None
+        for old in self._stale:
+            old.unlink(missing_ok=True)
+        self._stale.clear()
+        return True
 
     def _write_cursor(self, position: tuple[int, int]) -> None:
         tmp = self.dir / "cursor.json.tmp"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,57 @@ def test_the_size_limit(tmp_path: Path) -> None:
     s.append(frame(1, 100))
     with pytest.raises(SpoolFull):
         s.append(frame(2, 100))
+
+
+def test_a_fresh_file_never_reuses_the_cursors_number(tmp_path: Path) -> None:
+    """A cursor naming a consumed, deleted file (its write succeeded, the next append
+    failed): new frames must not land in a file read from the cursor's offset."""
+    (tmp_path / "cursor.json").write_text("[3, 500]")
+    s = Spool(tmp_path)
+    s.append(frame(1))
+    s.append(frame(2))
+    assert frames_of(Spool(tmp_path)) == [frame(1), frame(2)]
+
+
+def test_a_failed_append_is_cut_off_and_the_next_one_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Spool(tmp_path)
+    s.append(frame(1))
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def fsync_full(fd: int) -> None:  # the data went out, the disk says no at fsync
+        calls["n"] += 1
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", fsync_full)
+    with pytest.raises(OSError, match="No space"):
+        s.append(frame(2, 300))
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert calls["n"] == 1 and len(s) == 1
+    s.append(frame(3))
+    assert frames_of(Spool(tmp_path)) == [frame(1), frame(3)]
+
+
+def test_consuming_goes_on_when_the_cursor_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Spool(tmp_path, segment_bytes=60)
+    for i in range(4):
+        s.append(frame(i, 30))  # a file each
+    real_replace = os.replace
+
+    def replace_full(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", replace_full)
+    got: list[Frame] = []
+    assert s.drain(got.append, limit=2) == 2  # no exception: the position waits in memory
+    assert isinstance(s.cursor_error, OSError) and len(s) == 2
+    # a restart now would re-send, never skip (consumed files are gone already)
+    assert frames_of(Spool(tmp_path)) == [frame(2, 30), frame(3, 30)]
+    assert not (tmp_path / "cursor.json").exists()  # no position was written
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert s.sync() and s.cursor_error is None
+    assert frames_of(Spool(tmp_path)) == [frame(2, 30), frame(3, 30)]

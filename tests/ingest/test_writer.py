@@ -12,39 +12,12 @@ from conftest import closed_port
 from hallkpi.core import Engine
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreError, StoreUnavailable, WriterBackpressure
-from hallkpi.ingest.native import PackedStrings
 from hallkpi.ingest.schema import ensure_schema
 from hallkpi.ingest.spool import Spool, frames_of
 from hallkpi.ingest.writer import StoreWriter, WriterConfig
+from store_rows import T0, Clock, events, stored_ids
 
-T0 = 1764205200000
 FAST = WriterConfig(max_rows=100, max_delay_s=1.0, retries=2, backoff_s=0.001)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def events(start: int, n: int, hall: str = "yuhua") -> dict[str, Any]:
-    ids = [f"e{start + i}" for i in range(n)]
-    return {
-        "id": PackedStrings.from_strs(ids),
-        "type": PackedStrings.from_strs(["ticket.issued"] * n),
-        "ts": T0 + np.arange(start, start + n, dtype=np.int64),
-        "hall": PackedStrings.from_strs([hall] * n),
-        "ticket": PackedStrings.from_strs([f"A{start + i}" for i in range(n)]),
-        "service": PackedStrings.from_strs(["invoice"] * n),
-        "channel": PackedStrings.from_strs(["kiosk"] * n),
-    }
-
-
-def stored_ids(store: Store) -> list[str]:
-    rows = store.rows(f"SELECT id FROM {store.table('events')} FINAL ORDER BY ingest_seq")
-    return [r[0] for r in rows]
 
 
 class FlakyStore:
@@ -79,14 +52,14 @@ def test_size_and_time_triggers(store: Store, tmp_path: Path) -> None:
     clock = Clock()
     w = StoreWriter(store, Spool(tmp_path), FAST, clock=clock, start=False)
     w.add_events(events(0, 99))
-    assert w._due()[0] == []  # 99 rows, no time passed
+    assert w._take_due() == []  # 99 rows, no time passed
     clock.t += 0.999
-    assert w._due()[0] == []
+    assert w._take_due() == []
     clock.t += 0.001  # the oldest row waited 1 s
-    assert [t for t, _ in w._due()[0]] == ["events"]
+    assert [i.table for i in w._take_due()] == ["events"]
     w.add_events(events(99, 60))
     w.add_events(events(159, 60))  # 120 rows: due by size at once
-    assert [t for t, _ in w._due()[0]] == ["events"]
+    assert [i.table for i in w._take_due()] == ["events"]
 
 
 def test_unreachable_store_spools_then_a_working_store_gets_everything(
@@ -101,12 +74,15 @@ def test_unreachable_store_spools_then_a_working_store_gets_everything(
     w.close(30)
     assert w.stats.rows_written == 0 and w.stats.blocks_spooled == 3
     assert "127.0.0.1" in (w.stats.last_error or "")
+    health = w.health() or ""
+    assert health.startswith("store unreachable, spooling 3 blocks: ") and "127.0.0.1" in health
     assert [f.table for f in frames_of(Spool(spool_dir))] == ["events"] * 3
 
     ensure_schema(store)  # the store is back: a restarted writer drains first, in order
     with StoreWriter(store, Spool(spool_dir), FAST) as w2:
         assert w2.wait_idle(60)
         w2.add_events(events(150, 10))
+    assert w2.stats.rows_written == 160 and w2.stats.blocks_drained == 3
     assert stored_ids(store) == [f"e{i}" for i in range(160)]
     assert len(Spool(spool_dir)) == 0
 
@@ -114,37 +90,23 @@ def test_unreachable_store_spools_then_a_working_store_gets_everything(
 def test_blocks_queue_behind_the_spool_and_drain_in_order(store: Store, tmp_path: Path) -> None:
     ensure_schema(store)
     flaky = FlakyStore(store, failures=2)  # both tries of the first block fail
-    clock = Clock()
-    w = StoreWriter(flaky, Spool(tmp_path), FAST, clock=clock, start=False)  # type: ignore[arg-type]
-    from hallkpi.ingest.batch import Batch
-
-    w._deliver(Batch.of("events", events(0, 10)))
+    clock = Clock()  # frozen: no drain before the test moves it
+    w = StoreWriter(flaky, Spool(tmp_path), FAST, clock=clock)  # type: ignore[arg-type]
+    w.add_events(events(0, 10))
+    w.flush(30)  # acknowledged: spooled while the store was out of reach
     assert w.stats.blocks_spooled == 1 and len(w.spool) == 1
-    w._deliver(Batch.of("events", events(10, 10)))  # the store is up, but order comes first
+    w.add_events(events(10, 10))  # the store is up, but order comes first
+    w.flush(30)
     assert w.stats.blocks_spooled == 2 and flaky.tables == []
-    w._drain()
+    assert (w.health() or "").startswith("store unreachable, spooling 2 blocks: ")
+    clock.t += 60
+    w.wake()
+    assert w.wait_idle(30)
+    w.close(30)
     assert len(w.spool) == 0 and w.stats.blocks_drained == 2
+    assert w.stats.rows_written == 20  # drained rows count
     assert stored_ids(store) == [f"e{i}" for i in range(20)]
-
-
-def test_a_block_the_store_keeps_refusing_is_quarantined_not_lost(
-    store: Store, tmp_path: Path
-) -> None:
-    ensure_schema(store)
-    flaky = FlakyStore(store, failures=10, error=StoreError)
-    config = WriterConfig(retries=1, backoff_s=0.001, max_frame_failures=3)
-    w = StoreWriter(flaky, Spool(tmp_path), config, start=False)  # type: ignore[arg-type]
-    from hallkpi.ingest.batch import Batch
-
-    w._deliver(Batch.of("events", events(0, 5)))
-    w._deliver(Batch.of("events", events(5, 5)))
-    for _ in range(3):
-        w._drain()
-    assert w.stats.blocks_quarantined == 1
-    assert len(frames_of(Spool(tmp_path / "quarantine"))) == 1
-    flaky.failures = 0
-    w._drain()
-    assert stored_ids(store) == [f"e{i}" for i in range(5, 10)]
+    assert w.health() is None
 
 
 def test_backpressure(store: Store, tmp_path: Path) -> None:
@@ -227,5 +189,29 @@ def test_the_password_never_shows(caplog: pytest.LogCaptureFixture, tmp_path: Pa
     w.add_events(events(0, 3))
     w.close(30)
     shown = [str(err.value), repr(down), str(down.url), w.stats.last_error or "", caplog.text]
+    shown.append(w.health() or "")
     assert all(secret not in text for text in shown)
     assert "reader@127.0.0.1" in str(err.value)
+
+
+def test_dead_letters_of_the_service(store: Store, tmp_path: Path) -> None:
+    ensure_schema(store)
+    topic = "hallkpi/halls/yuhua/events"
+    big = b"[" * 5000
+    with StoreWriter(store, Spool(tmp_path), FAST) as w:
+        w.add_deadletters(
+            [
+                {"ts": T0, "topic": topic, "reason": "nested too deep", "payload": big},
+                {"ts": T0, "topic": topic, "reason": "nested too deep", "payload": big},
+                {"ts": T0 + 1, "topic": "t", "reason": "r", "payload": "\u00e9" * 3000},
+            ]
+        )
+        with pytest.raises(ValueError, match="needs"):
+            w.add_deadletters([{"ts": T0, "topic": topic, "reason": "no payload"}])
+        w.flush(30)
+    rows = store.rows(
+        "SELECT source, kind, reason, length(payload), isValidUTF8(payload), "
+        f"toUnixTimestamp64Milli(ts) FROM {store.table('dead_letters')} FINAL ORDER BY ingest_seq"
+    )
+    again = (f"mqtt:{topic}", "rejected", "nested too deep", 4096, 1, T0)
+    assert rows == [again, again, ("mqtt:t", "rejected", "r", 4096, 1, T0 + 1)]
