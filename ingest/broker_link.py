@@ -71,6 +71,7 @@ class BrokerLink:
         self.attempts = 0
         self._lost = asyncio.Event()
         self._logged: str | None = None
+        self._closing = False
         self.client = Client(
             client_id,
             clean_session=False,
@@ -120,7 +121,7 @@ class BrokerLink:
         self.on_connected()
 
     def _on_disconnect(self, client: Client, packet: Any, exc: BaseException | None = None) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._closing:
             log.warning("disconnected from %s; reconnecting", self.url)
             self.problem = f"lost the connection to the MQTT broker {self.url}; reconnecting"
         self.connected.clear()
@@ -128,11 +129,11 @@ class BrokerLink:
 
     # --- the loop ------------------------------------------------------------------------
 
-    def _note(self, problem: str, delay: float) -> None:
+    def _note(self, problem: str) -> None:
         self.problem = problem
         if problem != self._logged:  # once per distinct problem, not once per try
             self._logged = problem
-            log.warning("%s; retrying with backoff (up to every %.0f s)", problem, delay)
+            log.warning("%s; retrying with backoff (up to every %g s)", problem, self.backoff_max_s)
 
     async def _attempt(self) -> None:
         self.attempts += 1
@@ -164,17 +165,18 @@ class BrokerLink:
                 await self._attempt()
                 continue
             except MQTTConnectError as exc:
-                self._note(f"the MQTT broker {self.url} refused the connection: {exc}", delay)
+                self._note(f"the MQTT broker {self.url} refused the connection: {exc}")
             except ConfigError as exc:
-                self._note(str(exc), delay)
+                self._note(str(exc))
             except (OSError, TimeoutError, ConnectionError) as exc:
-                self._note(f"cannot reach the MQTT broker {self.url}: {exc or 'timeout'}", delay)
+                self._note(f"cannot reach the MQTT broker {self.url}: {exc or 'timeout'}")
             self.connected.clear()
             await _first(stop.wait(), asyncio.sleep(delay))
             delay = min(delay * 2, self.backoff_max_s)
 
     async def close(self) -> None:
         """Disconnects cleanly (the broker then does not send the will)."""
+        self._closing = True
         if self.client.is_connected:
             await self.client.disconnect()
 

@@ -45,6 +45,7 @@ _REASONS = {
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -136,7 +137,11 @@ class HttpEndpoint:
             if len(request) != 3:
                 response = Response(400, b'{"error": "bad request line"}')
             else:
-                response = self.route(request[0], request[1], authorization)
+                try:
+                    response = self.route(request[0], request[1], authorization)
+                except Exception:  # a bug behind one route: answer, log, keep serving
+                    log.exception("HTTP %s failed", request[1][:200])
+                    response = Response(500, b'{"error": "internal error"}')
             method = request[0] if request else "GET"
         except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError, ValueError):
             response, method = Response(400, b'{"error": "bad request"}'), "GET"

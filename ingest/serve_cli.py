@@ -12,7 +12,7 @@ from typing import Any
 from hallkpi.core.cli import CommandError
 from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.engine import Engine
-from hallkpi.core.errors import ConfigError
+from hallkpi.core.errors import ConfigError, HallkpiError
 from hallkpi.ingest.cli_options import add_store_options, store_from_args
 from hallkpi.ingest.hallservice import DAY_MS, Admission, HallFilter, engine_checks_time
 from hallkpi.ingest.mqtt_url import mqtt_password, parse_mqtt_url, read_secret_file, tls_context
@@ -199,7 +199,10 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("hallkpi.serve").info(
         "serving %s as %s, store %s", options.mqtt, options.client_id, options.store.url.redacted()
     )
-    run_service(engine, options)
+    try:
+        run_service(engine, options)
+    except HallkpiError as exc:  # e.g. a store configuration that waiting cannot mend
+        raise CommandError(str(exc)) from exc
     return 0
 
 

@@ -42,6 +42,10 @@ class Health:
             verdict: str | None = health()
             if verdict is not None:
                 return verdict
+        acks = self.service.acks
+        waiting = getattr(acks, "last_error", None) if acks is not None else None
+        if waiting:  # a store round keeps failing: nothing is acknowledged meanwhile
+            return f"the store does not take writes, acknowledgements wait: {waiting}"
         if writer.stats.last_error and len(writer.spool):
             return f"store unreachable, spooling: {writer.stats.last_error}"
         return None
@@ -74,8 +78,8 @@ class Health:
         """Updates the counters' gauges; returns the counters."""
         s = self.service
         c = s.core.counters
-        pending = getattr(s.acks, "pending", 0) if s.acks is not None else 0
-        c.acks_pending = int(pending() if callable(pending) else pending)
+        pending = getattr(s.acks, "pending", None) if s.acks is not None else None
+        c.acks_pending = int(getattr(pending, "messages", 0))
         c.broker_connected = int(s.link is not None and s.link.connected.is_set())
         c.store_healthy = int(s.writer is not None and self.store_problem() is None)
         d = s.engine.diagnostics()

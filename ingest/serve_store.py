@@ -44,10 +44,21 @@ async def wait_for_store(
     halt = threading.Event()
     waiter = asyncio.ensure_future(stop.wait())
     waiter.add_done_callback(lambda _: halt.set())
+    said = False
+
+    def told(reason: str) -> None:
+        nonlocal said
+        if not said:  # once: the service is waiting, not failing
+            said = True
+            log.warning("waiting for the store before serving (/healthz says why)")
+        on_wait(reason)
+
     try:
         shared = getattr(connection, "wait_for_store", None)
         if shared is not None:  # the store's own waiting, once it has one
-            await asyncio.to_thread(shared, store, stop=halt, on_wait=on_wait)
+            await asyncio.to_thread(
+                shared, store, stop=halt, on_wait=told, initial_s=backoff_s, max_s=backoff_max_s
+            )
             return not stop.is_set()
         return await asyncio.to_thread(
             _wait, store, halt, on_wait, backoff_s=backoff_s, backoff_max_s=backoff_max_s

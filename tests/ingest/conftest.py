@@ -13,6 +13,15 @@ import pytest
 from hallkpi.core.simulate import simulate_lines
 from hallkpi.ingest.connection import Store
 from mqtt_broker import Broker, free_port
+from service_process import ServiceProcess
+
+
+@pytest.fixture(autouse=True)
+def _no_service_left() -> Iterator[None]:
+    """A failed test must not leave a `hallkpi serve` running (it would hammer a
+    stopped broker for ever): kill what the test started and did not stop."""
+    yield
+    ServiceProcess.stop_all()
 
 
 @pytest.fixture

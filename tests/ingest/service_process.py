@@ -11,7 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import paho.mqtt.client as mqtt
 from mqtt_broker import Broker, free_port
@@ -28,8 +28,23 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def toml_value(v: Any) -> str:
+    return json.dumps(v)  # strings, numbers and lists read the same in TOML
+
+
 class ServiceProcess:
-    """One `hallkpi serve --event-clock` worker with an HTTP port."""
+    """One `hallkpi serve` worker with an HTTP port: on the event clock unless
+    ``event_clock=False``; ``service`` adds keys to a ``[service]`` config section
+    (retries are capped at 1 s here so that tests do not wait for a long backoff).
+    A test that fails leaves none running: conftest stops them (:meth:`stop_all`)."""
+
+    started: ClassVar[list[ServiceProcess]] = []
+
+    @classmethod
+    def stop_all(cls) -> None:
+        """Kills every service a test started and left running."""
+        while cls.started:
+            cls.started.pop().stop(kill=True)
 
     def __init__(
         self,
@@ -39,26 +54,41 @@ class ServiceProcess:
         *,
         args: Sequence[str] = (),
         env: dict[str, str] | None = None,
+        event_clock: bool = True,
+        service: dict[str, Any] | None = None,
+        mqtt_url: str | None = None,
+        token: str | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.extra_args = list(args)
         self.extra_env = dict(env or {})
         self.broker = broker
         self.store_dir = store_dir
         self.client_id = client_id
+        self.event_clock = event_clock
+        self.service = {"reconnect_max_s": 1, **(service or {})}
+        self.mqtt_url = mqtt_url
+        self.token = token
         self.http_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = store_dir.parent / f"{client_id}.log"
-        store_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.dir = log_dir or store_dir.parent  # logs and the config file
+        self.log = self.dir / f"{client_id}.log"
+        self.dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self) -> None:
+    def start(self, *, wait: bool = True) -> None:
+        config = self.dir / f"{self.client_id}.toml"
+        config.write_text(
+            "[service]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in self.service.items())
+        )
         cmd = [
             sys.executable, "-m", "hallkpi.core.cli", "serve",
-            "--mqtt", self.broker.url,
+            "--mqtt", self.mqtt_url or self.broker.url,
             "--store", f"chdb://{self.store_dir}",
             "--client-id", self.client_id,
             "--http", f"127.0.0.1:{self.http_port}",
-            "--event-clock",
             "--kpi-interval-s", "1",
+            "--config", str(config),
+            *(["--event-clock"] if self.event_clock else []),
             *self.extra_args,
         ]  # fmt: skip
         self._logfile = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
@@ -68,11 +98,17 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, **self.extra_env},
         )
-        wait_until(self.healthy, 60, f"the service to be healthy (log: {self.log})")
+        self.started.append(self)
+        if wait:
+            wait_until(self.healthy, 60, f"the service to be healthy (log: {self.log})")
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def get(self, path: str, *, token: str | None = None) -> tuple[int, bytes]:
+        token = token or self.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        url = f"http://127.0.0.1:{self.http_port}{path}"
+        request = urllib.request.Request(url, headers=headers)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(request, timeout=5) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
@@ -80,9 +116,14 @@ class ServiceProcess:
             return 0, b""
 
     def healthy(self) -> bool:
+        return self.health()[0] == 200
+
+    def health(self) -> tuple[int, str]:
+        """``/healthz``: (status, body); fails when the process has exited."""
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError(f"service exited: {self.log.read_text()[-3000:]}")
-        return self.get("/healthz")[0] == 200
+        code, body = self.get("/healthz")
+        return code, body.decode(errors="replace")
 
     def metrics(self) -> dict[str, float]:
         _, body = self.get("/metrics")
@@ -110,15 +151,22 @@ class ServiceProcess:
                 self.process.wait()
         self.process = None
         self._logfile.close()
+        if self in self.started:
+            self.started.remove(self)
 
 
 class Publisher:
     """Publishes at QoS 1 in order through one persistent session (survives restarts)."""
 
-    def __init__(self, broker: Broker, client_id: str = "pub-test") -> None:
+    def __init__(
+        self, broker: Broker, client_id: str = "pub-test", *, user: str | None = None
+    ) -> None:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
         )
+        if user is not None:
+            assert broker.users is not None
+            self.client.username_pw_set(user, broker.users[user])
         self.client.max_inflight_messages_set(100)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(0.05, 0.5)
@@ -142,12 +190,37 @@ class Publisher:
         self.client.disconnect()
 
 
+def store_query(store_dir: Path, sql: str) -> list[list[Any]]:
+    """Rows of ``sql`` on the chDB store in ``store_dir`` (database hallkpi), read in a
+    child process: chDB opens one data directory per process, and this one may have
+    another open. ``{db}`` in ``sql`` is the database name. Run it while no service
+    has the directory open."""
+    code = (
+        "import json, sys\n"
+        "from hallkpi.ingest.connection import Store\n"
+        "s = Store('chdb://' + sys.argv[1])\n"
+        "rows = s.rows(sys.argv[2].replace('{db}', s.database))\n"
+        "print(json.dumps([list(r) for r in rows], default=str))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(store_dir), sql],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return list(json.loads(out.stdout.splitlines()[-1]))
+
+
 class Collector:
     """Subscribes topics and keeps what arrives."""
 
-    def __init__(self, broker: Broker, topics: Sequence[str]) -> None:
+    def __init__(self, broker: Broker, topics: Sequence[str], *, user: str | None = None) -> None:
         self.messages: list[tuple[str, dict[str, Any], bool]] = []
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"col-{id(self)}")
+        if user is not None:
+            assert broker.users is not None
+            self.client.username_pw_set(user, broker.users[user])
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: [c.subscribe(t, qos=1) for t in topics]
         self.client.connect("127.0.0.1", broker.port)
