@@ -58,3 +58,52 @@ def test_unhealthy_is_503_with_the_reason() -> None:
             await ep.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.timeout(20)
+def test_operator_endpoints_want_the_bearer_token() -> None:
+    async def main() -> None:
+        ep = HttpEndpoint(
+            metrics=lambda: "m 1\n",
+            health=lambda: None,
+            status=lambda hall: {"waiting": 1} if hall == "yuhua" else None,
+            snapshot=lambda: {"halls": {}},
+            gaps=list,
+            notes=lambda: ["3 events lost upstream in 1 gaps"],
+            token="t0ken",
+        )
+        host, port = await ep.start("127.0.0.1", 0)
+        try:
+            for path in ("/metrics", "/snapshot", "/gaps"):
+                assert (await http_get(host, port, path))[0] == 401
+                assert (await http_get(host, port, path, token="t0ke"))[0] == 401
+                assert (await http_get(host, port, path, token="t0ken"))[0] == 200
+            assert await http_get(host, port, "/healthz") == (
+                200,
+                b"ok\n3 events lost upstream in 1 gaps\n",
+            )
+            assert (await http_get(host, port, "/halls/yuhua/status"))[0] == 200
+        finally:
+            await ep.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(20)
+def test_a_failing_route_is_a_500_and_the_endpoint_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    async def main() -> None:
+        ep = HttpEndpoint(metrics=broken, health=lambda: None, status=lambda hall: None)
+        _, port = await ep.start("0.0.0.0", 0)
+        try:
+            assert (await http_get("127.0.0.1", port, "/metrics"))[0] == 500
+            assert (await http_get("127.0.0.1", port, "/healthz"))[0] == 200
+        finally:
+            await ep.close()
+
+    asyncio.run(main())
+    assert any("reachable beyond this machine" in r.message for r in caplog.records)
