@@ -1,7 +1,8 @@
 """``hallkpi demo --mqtt``: the same day through a local Mosquitto and ``hallkpi serve``.
 
-Mosquitto starts on a free loopback port with a temporary configuration (``user root``
-so that, started as root, it keeps writing its temporary folder), then the service as a
+Mosquitto starts on a free loopback port with ``deploy/mosquitto.conf`` rendered for it
+(port, temporary folder, ``user root`` so that, started as root, it keeps writing that
+folder; anonymous clients, a demo-only setting), then the service as a
 subprocess: ``hallkpi serve --event-clock`` on the demo's chDB store and spool, with its
 HTTP endpoint on another free loopback port (log in ``DATA/serve.log``). The demo
 publishes the simulated events at QoS 1 on their halls' topics, paced like the
@@ -46,6 +47,8 @@ from hallkpi.ingest.demo_day import (
     summarize,
 )
 from hallkpi.ingest.http import http_get
+from hallkpi.ingest.mosquitto_conf import DEPLOY_CONF
+from hallkpi.ingest.mosquitto_conf import render as render_mosquitto_conf
 from hallkpi.ingest.topics import Topics
 from hallkpi.ingest.wall import WallState, progress_line, render_wall
 from rich.console import Console
@@ -86,11 +89,14 @@ def mosquitto(workdir: Path) -> Iterator[int]:
     """A Mosquitto on a free loopback port; yields the port."""
     port = free_port()
     conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n"
-        "persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n"
-        "log_type error\n"
-    )
+    if DEPLOY_CONF.exists():  # a source checkout: the shipped settings (anonymous: demo only)
+        conf.write_text(render_mosquitto_conf(DEPLOY_CONF.read_text(), port, workdir))
+    else:
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n"
+            "persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n"
+            "log_type error\n"
+        )
     with (workdir / "mosquitto.log").open("wb") as log:  # (it warns that it runs as root)
         proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log)
     try:

@@ -15,7 +15,6 @@ a broker skip with a clear message when it is absent anyway.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -24,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from hallkpi.ingest.mosquitto_conf import render
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -41,15 +42,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _set(text: str, key: str, value: str | None) -> str:
-    """Replaces the line(s) starting with ``key`` by the directive's name and ``value``
-    (None: removes them)."""
-    line = "" if value is None else f"{key.split(maxsplit=1)[0]} {value}"
-    out, n = re.subn(rf"^{re.escape(key)}( .*)?$", line, text, flags=re.M)
-    assert n, f"deploy/mosquitto.conf has no {key} line"
-    return out
-
-
 def render_deploy_config(
     port: int,
     workdir: Path,
@@ -58,24 +50,9 @@ def render_deploy_config(
     acl_file: Path | None = None,
     tls: tuple[int, Path, Path] | None = None,
 ) -> str:
-    """``deploy/mosquitto.conf`` for a test: its loopback ``port`` and ``workdir``;
-    without ``password_file`` anonymous clients and no ACL; ``tls`` = (port, cert,
-    key) keeps the TLS listener on that port, else it is cut out."""
+    """``deploy/mosquitto.conf`` for a test (see :mod:`hallkpi.ingest.mosquitto_conf`)."""
     text = (DEPLOY / "mosquitto.conf").read_text()
-    tls_block = re.compile(r"^# --- TLS listener.*?^# --- end TLS listener[^\n]*\n", re.M | re.S)
-    assert tls_block.search(text), "deploy/mosquitto.conf lost its TLS listener block"
-    if tls is None:
-        text = tls_block.sub("", text)
-    else:
-        text = _set(text, "listener 8883", f"{tls[0]} 127.0.0.1")
-        text = _set(text, "certfile", str(tls[1]))
-        text = _set(text, "keyfile", str(tls[2]))
-    text = _set(text, "listener 1883", f"{port} 127.0.0.1")
-    text = _set(text, "persistence_location", f"{workdir}/")
-    text = _set(text, "allow_anonymous", "false" if password_file else "true")
-    text = _set(text, "password_file", str(password_file) if password_file else None)
-    text = _set(text, "acl_file", str(acl_file) if acl_file and password_file else None)
-    return text + "\n# tests only: run as root, keep writing the test's folder\nuser root\n"
+    return render(text, port, workdir, password_file=password_file, acl_file=acl_file, tls=tls)
 
 
 def render_defaults_config(port: int, workdir: Path) -> str:
