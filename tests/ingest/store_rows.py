@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hallkpi.ingest.connection import Store
+from hallkpi.ingest.errors import StoreError, StoreUnavailable
 from hallkpi.ingest.native import PackedStrings
 
 T0 = 1764205200000
@@ -84,17 +85,13 @@ def tiny_disk(where: Path, size: str = "256k") -> Iterator[Path]:
 def fill(disk: Path, name: str = "ballast", leave: int = 0) -> Path:
     """Fills ``disk`` with a file until at most ``leave`` bytes are free."""
     path = disk / name
-    chunk = b"\0" * 4096
     with open(path, "ab") as f:
-        try:
-            while True:
-                free = _free(disk)
-                if free <= leave:
-                    break
-                f.write(chunk[: max(min(4096, free - leave), 1)])
+        while (free := _free(disk)) > leave:
+            try:
+                f.write(b"\0" * min(1 << 16, free - leave))
                 f.flush()
-        except OSError:
-            pass
+            except OSError:  # full
+                break
     return path
 
 
@@ -111,3 +108,19 @@ def eventually(check: Callable[[], bool], deadline_s: float = 30.0) -> bool:
             return False
         time.sleep(0.005)
     return True
+
+
+class FlakyStore:
+    """Fails ``failures`` inserts (connection-style), then passes them to ``store``."""
+
+    def __init__(self, store: Store, failures: int, error: type[StoreError] = StoreUnavailable):
+        self.store, self.failures, self.error = store, failures, error
+        self.url = store.url
+        self.tables: list[str] = []
+
+    def insert_native(self, table: str, columns: Any, block: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise self.error("store down")
+        self.tables.append(table)
+        self.store.insert_native(table, columns, block)

@@ -4,36 +4,19 @@ backpressure, idempotent re-writes. No sleeps: a fake clock and explicit waits."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from conftest import closed_port
 from hallkpi.core import Engine
 from hallkpi.ingest.connection import Store
-from hallkpi.ingest.errors import StoreError, StoreUnavailable, WriterBackpressure
+from hallkpi.ingest.errors import StoreUnavailable, WriterBackpressure
 from hallkpi.ingest.schema import ensure_schema
 from hallkpi.ingest.spool import Spool, frames_of
 from hallkpi.ingest.writer import StoreWriter, WriterConfig
-from store_rows import T0, Clock, events, stored_ids
+from store_rows import T0, Clock, FlakyStore, events, stored_ids
 
 FAST = WriterConfig(max_rows=100, max_delay_s=1.0, retries=2, backoff_s=0.001)
-
-
-class FlakyStore:
-    """Fails ``failures`` inserts (connection-style), then passes them to ``store``."""
-
-    def __init__(self, store: Store, failures: int, error: type[StoreError] = StoreUnavailable):
-        self.store, self.failures, self.error = store, failures, error
-        self.url = store.url
-        self.tables: list[str] = []
-
-    def insert_native(self, table: str, columns: Any, block: bytes) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise self.error("store down")
-        self.tables.append(table)
-        self.store.insert_native(table, columns, block)
 
 
 def test_a_full_batch_is_written_without_waiting_for_the_clock(

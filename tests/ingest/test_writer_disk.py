@@ -20,7 +20,7 @@ from hallkpi.ingest.schema import ensure_schema
 from hallkpi.ingest.split import frame_batch
 from hallkpi.ingest.spool import Spool, frames_of
 from hallkpi.ingest.writer import StoreWriter, WriterConfig
-from store_rows import events, eventually, fill, stored_ids, tiny_disk
+from store_rows import FlakyStore, events, eventually, fill, stored_ids, tiny_disk
 
 QUICK = WriterConfig(max_rows=100_000, retries=1, backoff_s=0.001, backoff_max_s=0.05)
 
@@ -174,3 +174,28 @@ def test_draining_a_tmpfs_with_no_byte_left(store: Store, tmp_path: Path) -> Non
         assert eventually(lambda: w2.health() is None)
         w2.close(30)
         assert len(Spool(spool_dir)) == 0
+
+
+def test_the_store_back_while_the_disk_is_still_full(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held blocks go straight to the store once it answers, behind the spool's."""
+    ensure_schema(store)
+    flaky = FlakyStore(store, failures=10**9)  # out of reach
+    disk = Disk()
+    monkeypatch.setattr(spool_module, "open", disk, raising=False)
+    w = StoreWriter(flaky, Spool(tmp_path), QUICK)  # type: ignore[arg-type]
+    w.add_events(events(0, 10))
+    w.flush(30)  # spooled
+    disk.full = True
+    w.add_events(events(10, 10))
+    with pytest.raises(SpoolDiskFull):
+        w.flush(30)
+    flaky.failures = 0  # the store is back, the disk still full
+    flush_once_space_returns(w)
+    assert stored_ids(store) == [f"e{i}" for i in range(20)]
+    assert "drain position" in (w.health() or "")
+    disk.full = False
+    assert eventually(lambda: w.health() is None)
+    w.close(30)
+    assert len(Spool(tmp_path)) == 0
