@@ -84,6 +84,20 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
     raise CommandError(f"{what} did not listen on 127.0.0.1:{port} within {READY_S:g} s")
 
 
+def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until ``/healthz`` says 200: the service listens on HTTP before it has its store
+    and its broker session."""
+    deadline = time.monotonic() + READY_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise CommandError(f"hallkpi serve exited with code {process.returncode}")
+        with contextlib.suppress(OSError):
+            if asyncio.run(http_get("127.0.0.1", port, "/healthz"))[0] == 200:
+                return
+        time.sleep(0.05)
+    raise CommandError(f"hallkpi serve was not healthy within {READY_S:g} s")
+
+
 @contextlib.contextmanager
 def mosquitto(workdir: Path) -> Iterator[int]:
     """A Mosquitto on a free loopback port; yields the port."""
@@ -124,6 +138,7 @@ def service(opts: DemoOptions, mqtt_port: int) -> Iterator[int]:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_port(http_port, proc, "hallkpi serve")
+            _wait_healthy(http_port, proc)  # subscribed: events published now reach it
             yield http_port
         finally:
             if proc.poll() is None:
