@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 from reference.alerts import DEFAULT_RULES, AlertRule, AlertState, step
 from reference.clock import horizon_name, horizon_seconds, local_day, local_midnight_ms
+from reference.gaps import GapModel
 from reference.state import Applied, Call, Duration, Latest, Opinion, Ticket
-from reference.validate import validate
+from reference.validate import clock_violation, validate
 
 MAX_PAYLOAD = 262_144
 
@@ -92,6 +93,10 @@ class ReferenceEngine:
         opinion_sla_s: float = 172800,
         configured_windows: dict[str, int] | None = None,
         alert_rules: Sequence[Any] | None = None,
+        max_lead_ms: int = 0,
+        max_age_ms: int = 0,
+        seq_grace_ms: int = 5000,
+        upstream_alert_s: int = 900,
     ) -> None:
         self.horizons_s = tuple(int(h) for h in horizons_s)
         self.pane_ms = pane_ms
@@ -122,6 +127,18 @@ class ReferenceEngine:
         # A horizon kept only for a rule (or the hour of est_wait_s) does not extend it,
         # so a late event adds nothing to those figures either.
         self.longest_s = max(self.horizons_s)
+        # What the engine keeps ids and idle producer streams for: every sliding horizon,
+        # those of rules and the hour of est_wait_s included.
+        kept = [*self.horizons_s, 3600]
+        for r in self.rules:
+            for h in (r.horizon, *(() if r.guard is None else (r.guard[1],))):
+                if h not in ("now", "today"):
+                    kept.append(horizon_seconds(h))
+        self.kept_ms = max(kept) * 1000
+        self.bounds = (max_lead_ms, max_age_ms)
+        self.reference: int | None = None  # the latest advance(), for the clock bounds
+        self.gaps = GapModel(grace_ms=seq_grace_ms, alert_ms=upstream_alert_s * 1000)
+        self.day = local_day(self.tz, 0)
 
         self.now = 0
         self.halls: dict[str, None] = dict.fromkeys(self.configured_windows)
@@ -167,6 +184,8 @@ class ReferenceEngine:
         """Apply one event; False for a duplicate id; ValueError for an invalid event."""
         try:
             validate(event)
+            if self.reference is not None:
+                clock_violation(event["ts"], self.reference, *self.bounds)
         except ValueError:
             self.rejected_events += 1
             raise
@@ -175,7 +194,7 @@ class ReferenceEngine:
             return False
         self.seen_ids.add(event["id"])
         old_pane = self.pane(self.now)
-        self.now = max(self.now, event["ts"])
+        self._move(event["ts"])
         late = self._is_late(event["ts"])
         self.events_applied += 1
         self.late_events += late
@@ -187,7 +206,45 @@ class ReferenceEngine:
             self._evaluate(list(self.halls))
         else:
             self._evaluate([hall])
+        if "seq" in event:
+            self.gaps.on_event(event, self.now)
+        self._check_gaps()
         return True
+
+    def _move(self, ts: int) -> None:
+        """The clock to ``ts`` (never back); a new local day forgets idle producer streams
+        (as the engine does when it forgets old ids)."""
+        self.now = max(self.now, ts)
+        day = local_day(self.tz, self.now)
+        if day != self.day:
+            self.day = day
+            cutoff = min(local_midnight_ms(self.tz, self.now), self.now - self.kept_ms)
+            self.gaps.forget_idle(cutoff - self.pane_ms)
+
+    def _check_gaps(self) -> None:
+        for hall, state, value, detail in self.gaps.check(self.now):
+            self.pending_changes.append(
+                {
+                    "hall": hall,
+                    "alert": "events_lost_upstream",
+                    "state": state,
+                    "value": value,
+                    "threshold": 0.0,
+                    "ts": self.now,
+                    "detail": detail,
+                }
+            )
+            if state == "firing":
+                self.fired.append((hall, self.now))
+
+    def producer_gaps(self) -> list[dict[str, Any]]:
+        return self.gaps.producer_gaps()
+
+    def drain_gap_changes(self) -> list[dict[str, Any]]:
+        return self.gaps.drain_changes()
+
+    def diagnostics(self) -> dict[str, int]:
+        return {**self.snapshot()["diagnostics"], **self.gaps.diagnostics()}
 
     def push_json(self, payload: bytes) -> PushResult:
         result = PushResult()
@@ -526,6 +583,7 @@ class ReferenceEngine:
                 "late_events": self.late_events,
                 "orphan_events": self.orphan_events(),
                 "rejected_events": self.rejected_events,
+                **(self.gaps.diagnostics() if self.gaps.seen else {}),
             },
         }
 
@@ -533,8 +591,10 @@ class ReferenceEngine:
 
     def advance(self, now_ms: int) -> list[dict[str, Any]]:
         """Move the clock (never back), evaluate every hall, return undrained changes."""
-        self.now = max(self.now, now_ms)
+        self.reference = now_ms if self.reference is None else max(self.reference, now_ms)
+        self._move(now_ms)
         self._evaluate(list(self.halls))
+        self._check_gaps()
         return self.drain_alerts()
 
     def drain_alerts(self) -> list[dict[str, Any]]:

@@ -88,6 +88,7 @@ def validate(event: object) -> None:
     hall = _check_str(event, "hall")
     if not HALL_RE.fullmatch(hall):
         raise ValueError("field 'hall' has characters outside [A-Za-z0-9_.-]")
+    _check_sequence(event)
     for name, kind in FIELDS[etype].items():
         if kind == STR:
             _check_str(event, name)
@@ -119,3 +120,33 @@ def validate(event: object) -> None:
                 raise ValueError(f"field {name!r} is not finite")
             if as_float < 0:
                 raise ValueError(f"field {name!r} must be >= 0")
+
+
+def _check_sequence(event: dict[str, Any]) -> None:
+    """Contract v1.1: ``producer`` and ``seq`` together, ``epoch`` only with them."""
+    has_producer, has_seq = "producer" in event, "seq" in event
+    if not has_producer and not has_seq:
+        if "epoch" in event:
+            raise ValueError("field 'epoch' needs the fields 'producer' and 'seq'")
+        return
+    if not has_producer:
+        raise ValueError("field 'seq' needs the field 'producer'")
+    if not has_seq:
+        raise ValueError("field 'producer' needs the field 'seq'")
+    _check_str(event, "producer")
+    for name in ("seq", "epoch"):
+        if name in event:
+            value = event[name]
+            if not _is_int(value):
+                raise ValueError(f"field {name!r} must be an integer")
+            if not 0 <= value < 2**63:
+                raise ValueError(f"field {name!r} out of range")
+
+
+def clock_violation(ts: int, reference: int, max_lead_ms: int, max_age_ms: int) -> None:
+    """Raise ValueError when ``ts`` is outside the clock bounds around ``reference``
+    (the latest ``advance()``); a bound of 0 is off."""
+    if max_lead_ms and ts - reference > max_lead_ms:
+        raise ValueError(f"ts {ts} is {ts - reference} ms ahead of the clock")
+    if max_age_ms and reference - ts > max_age_ms:
+        raise ValueError(f"ts {ts} is {reference - ts} ms older than the clock")
