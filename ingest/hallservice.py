@@ -140,10 +140,9 @@ class HallService:
         trail by more than the admission limits; None (an event clock) checks neither."""
         self.engine = engine
         self.admission = admission or Admission()
-        # The engine checks times itself once it can (its own clock, recovery too);
-        # until then this service does, against the wall clock.
-        self._wall_clock = wall_ms
-        self._wall_ms = None if engine_checks_time(engine) else wall_ms
+        # Checked here against the wall clock, whether or not the engine checks too
+        # (an engine built without limits, or before its first advance(), would not).
+        self._wall_clock = self._wall_ms = wall_ms
         self._seen_halls: set[str] = set(engine.halls())
         self._logged_errors: set[str] = set()
         self.topics = topics or Topics()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.ingest.hallservice import Admission, HallService, engine_checks_time
+from hallkpi.ingest.hallservice import Admission, HallService
 
 NOW = 1796400000000  # 2026-12-04, the wall clock of these tests
 TOPIC = "hallkpi/v1/halls/yuhua/events"
@@ -92,9 +92,6 @@ def test_an_exception_while_handling_is_an_internal_error_dead_letter(
     assert s.handle(TOPIC, enc(issued(2))).applied
 
 
-@pytest.mark.skipif(
-    engine_checks_time(Engine()), reason="the engine checks times itself (engine tests)"
-)
 def test_future_and_ancient_events_are_refused_and_move_no_clock() -> None:
     s = service()
     s.handle(TOPIC, enc(issued(1)))
