@@ -153,6 +153,11 @@ def _generate(
 ) -> Iterator[Event]:
     ts_of = itemgetter(0)
     carry: list[Raw] = []  # events generated on an earlier day, due later (sorted)
+    # Contract v1.1: each hall has two devices streams, its queue system and its phone
+    # system, numbered 1, 2, ... in sending order since they started (the first day's
+    # local midnight: their epoch), so a collector can tell an event lost on the way.
+    epoch = _epoch_ms(start, 0, zone)
+    seqs: dict[str, int] = {}
     for offset in range(days):
         day = start + dt.timedelta(days=offset)
         tag = day.strftime("%Y%m%d")
@@ -183,6 +188,11 @@ def _generate(
             n = counters[hall] = counters.get(hall, 0) + 1
             event: Event = {"id": f"{hall}-{tag}-{n:06d}", "type": etype, "ts": ts, "hall": hall}
             event.update(extra)
+            producer = (
+                f"sim-{hall}-calls" if etype.startswith(("call.", "agent.")) else f"sim-{hall}"
+            )
+            seq = seqs[producer] = seqs.get(producer, 0) + 1
+            event.update(producer=producer, seq=seq, epoch=epoch)
             yield event
         carry = later  # what is still due after the last day is dropped (stays open)
 
@@ -214,7 +224,10 @@ def simulate(
         Event dicts as in EVENTS.md (``ts`` in epoch milliseconds, durations
         ``hold_s``/``talk_s`` in seconds), sorted by ``ts`` with ties in causal
         order. Ids look like ``yuhua-20261127-000123`` (hall, local date of ``ts``,
-        sequence within that hall and day).
+        sequence within that hall and day). Each event also has the contract v1.1
+        fields: ``producer`` (``sim-yuhua`` for the hall's queue system,
+        ``sim-yuhua-calls`` for its phone system), ``seq`` (1, 2, ... per producer in
+        sending order, across days) and ``epoch`` (the first day's local midnight, ms).
 
     Raises:
         ValueError: an argument is out of range, the date or time zone is unknown.
