@@ -125,7 +125,6 @@ class Service:
             wall_ms=_epoch_ms if options.wall_clock else None,
         )
         self.topics = options.topics
-        self.source = f"mqtt:{options.client_id}"  # dead letters' source in the store
         self.arrivals = ArrivalClock()
         self.writer: StoreWriter | None = None
         self.link: BrokerLink | None = None
@@ -312,7 +311,7 @@ class Service:
         for letter in handled.deadletters:
             self._publish(self.topics.deadletter, letter)
         if handled.rows and self.writer is not None:
-            add_deadletters(self.writer, handled.rows, self.source)
+            add_deadletters(self.writer, handled.rows)
         if handled.hall is not None:
             for t, body, retain in self.core.due_statuses(_monotonic_ms(), [handled.hall]):
                 self._publish(t, body, retain=retain, urgent=True)

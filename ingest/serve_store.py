@@ -19,13 +19,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-from hallkpi.ingest import connection
-from hallkpi.ingest.batch import ArrivalClock
 from hallkpi.ingest.connection import Store
-from hallkpi.ingest.errors import StoreError
-from hallkpi.ingest.native import PackedStrings
-from hallkpi.ingest.schema import ensure_schema
+from hallkpi.ingest.connection import wait_for_store as wait_for_store_blocking
 from hallkpi.ingest.writer import StoreWriter
 
 log = logging.getLogger("hallkpi.serve")
@@ -40,7 +35,8 @@ async def wait_for_store(
     backoff_max_s: float = 15.0,
 ) -> bool:
     """Until the store answers and has its schema (then True) or ``stop`` (False).
-    ``on_wait(reason)`` is told each failed attempt (for ``/healthz``)."""
+    ``on_wait(reason)`` hears each new reason (for ``/healthz``); the store's own
+    :func:`~hallkpi.ingest.connection.wait_for_store` does the waiting."""
     halt = threading.Event()
     waiter = asyncio.ensure_future(stop.wait())
     waiter.add_done_callback(lambda _: halt.set())
@@ -54,43 +50,17 @@ async def wait_for_store(
         on_wait(reason)
 
     try:
-        shared = getattr(connection, "wait_for_store", None)
-        if shared is not None:  # the store's own waiting, once it has one
-            await asyncio.to_thread(
-                shared, store, stop=halt, on_wait=told, initial_s=backoff_s, max_s=backoff_max_s
-            )
-            return not stop.is_set()
-        return await asyncio.to_thread(
-            _wait, store, halt, on_wait, backoff_s=backoff_s, backoff_max_s=backoff_max_s
+        await asyncio.to_thread(
+            wait_for_store_blocking,
+            store,
+            stop=halt,
+            on_wait=told,
+            initial_s=backoff_s,
+            max_s=backoff_max_s,
         )
+        return not stop.is_set()
     finally:
         waiter.cancel()
-
-
-def _wait(
-    store: Store,
-    halt: threading.Event,
-    on_wait: Callable[[str], None],
-    *,
-    backoff_s: float,
-    backoff_max_s: float,
-) -> bool:
-    delay, logged = backoff_s, None
-    while not halt.is_set():
-        try:
-            ensure_schema(store)
-            if logged is not None:
-                log.info("the store %s answers", store.url.redacted())
-            return True
-        except StoreError as exc:
-            reason = f"waiting for the store: {exc}"
-            on_wait(reason)
-            if logged is None:  # once, not once a try
-                log.warning("%s; retrying with backoff (up to every %.0f s)", reason, backoff_max_s)
-            logged = reason
-        halt.wait(delay)
-        delay = min(delay * 2, backoff_max_s)
-    return False
 
 
 async def drain_spool(
@@ -109,37 +79,9 @@ async def drain_spool(
     return False
 
 
-_arrivals = ArrivalClock()
-
-
-def deadletter_columns(rows: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
-    """``dead_letters`` columns of the service's rejections (``{ts, topic, reason,
-    payload}``); each row its own position (its arrival time in ns)."""
-    seq = _arrivals.take(len(rows))
-    return {
-        "source": PackedStrings.from_strs([source] * len(rows)),
-        "position": seq,
-        "ingest_seq": seq,
-        "ts": np.array([int(r["ts"]) for r in rows], np.int64),
-        "kind": PackedStrings.from_strs(["rejected"] * len(rows)),
-        "hall": PackedStrings.from_strs([_hall_of(str(r["topic"])) for r in rows]),
-        "reason": PackedStrings.from_strs([str(r["reason"]) for r in rows]),
-        "payload": PackedStrings.from_bytes([bytes(r["payload"]) for r in rows]),
-    }
-
-
-def _hall_of(topic: str) -> str:
-    parts = topic.split("/")
-    return parts[-2] if len(parts) >= 3 and parts[-1] == "events" else ""
-
-
-def add_deadletters(writer: StoreWriter, rows: Sequence[dict[str, Any]], source: str) -> None:
-    """Buffers the service's dead letters for the store (the writer's own method once
-    it has one)."""
-    if not rows:
-        return
-    own = getattr(writer, "add_deadletters", None)
-    if own is not None:
-        own(rows)
-    else:
-        writer.add("dead_letters", deadletter_columns(rows, source))
+def add_deadletters(writer: StoreWriter, rows: Sequence[dict[str, Any]]) -> None:
+    """Buffers the service's dead letters (``{ts, topic, reason, payload}``) for the
+    store's ``dead_letters`` table; the next store round makes them durable, before
+    the message that carried them is acknowledged."""
+    if rows:
+        writer.add_deadletters(rows)
