@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,34 @@ def test_operator_endpoints_want_the_token_and_all_interfaces_warn(
     log = svc.log.read_text()
     assert "reachable beyond this machine" in log and "op-token-123" not in log
     assert os.stat(token).st_mode & 0o077 == 0
+
+
+def test_the_deploy_configs_tls_listener_serves_the_service(tmp_path: Path) -> None:
+    """deploy/mosquitto.conf's TLS listener (a self-signed certificate here): the
+    service connects with mqtts:// and the CA from [service] tls_ca."""
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    tls_port = free_port()
+    broker = Broker(tmp_path / "broker", free_port(), tls=(tls_port, cert, key))
+    broker.start()
+    svc = ServiceProcess(
+        broker,
+        tmp_path / "store",
+        mqtt_url=f"mqtts://127.0.0.1:{tls_port}",
+        service={"tls_ca": str(cert)},
+    )
+    try:
+        svc.start()
+        pub = Publisher(broker)  # the loopback listener, without TLS
+        pub.publish_events([issued(4)])
+        pub.wait_all()
+        wait_until(lambda: svc.metrics().get("events_applied") == 1, 60, "the event applied")
+        pub.close()
+    finally:
+        svc.stop()
+        broker.stop()
