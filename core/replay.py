@@ -12,7 +12,7 @@ import gzip
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 from typing import IO, Any, cast
 
@@ -24,6 +24,7 @@ from hallkpi.core.progress import Progress
 
 CHUNK = 8 << 20
 SHOWN_REJECTIONS = 10
+SHOWN_GAPS = 10
 
 
 def _open(path: str) -> tuple[IO[bytes], int | None]:
@@ -132,8 +133,10 @@ TABLE = [
 ]
 
 
-def format_table(snapshot: dict[str, Any]) -> str:
-    """A readable per-hall table of the main figures (today and now)."""
+def format_table(snapshot: dict[str, Any], gaps: Sequence[dict[str, Any]] = ()) -> str:
+    """A readable per-hall table of the main figures (today and now); with events that
+    carry ``producer`` and ``seq``, a line on events lost upstream and the first ``gaps``
+    (``Engine.producer_gaps()``)."""
     headers = ["hall"] + [h for h, *_ in TABLE]
     rows = []
     for hall, figures in snapshot["halls"].items():
@@ -155,6 +158,20 @@ def format_table(snapshot: dict[str, Any]) -> str:
         f"events applied {d['events_applied']}, duplicates {d['duplicate_events']}, "
         f"late {d['late_events']}, orphans {d['orphan_events']}, rejected {d['rejected_events']}"
     )
+    if "upstream_lost_events" in d:
+        lines.append(
+            f"lost upstream {d['upstream_lost_events']} in {d['upstream_gaps']} gaps, "
+            f"recovered {d['upstream_recovered_events']}, seq repeats {d['seq_repeats']}, "
+            f"producers {d['producers']}"
+        )
+        for g in gaps[:SHOWN_GAPS]:
+            seqs = f"{g['first_seq']}" + (
+                f"-{g['last_seq']}" if g["last_seq"] != g["first_seq"] else ""
+            )
+            epoch = f" epoch {g['epoch']}" if g["epoch"] else ""
+            lines.append(f"  {g['producer']}{epoch} seq {seqs} ({g['missing']}), hall {g['hall']}")
+        if len(gaps) > SHOWN_GAPS:
+            lines.append(f"  ... {len(gaps) - SHOWN_GAPS} more gaps")
     return "\n".join(lines)
 
 
@@ -191,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(snapshot, sys.stdout, ensure_ascii=False, allow_nan=False)
         sys.stdout.write("\n")
     else:
-        print(format_table(snapshot))
+        print(format_table(snapshot, engine.producer_gaps()))
     return 0
 
 
