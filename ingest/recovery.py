@@ -32,8 +32,6 @@ are looked for."""
 
 _ZERO = PushResult(0, 0, 0, ())
 BLOCK_ROWS = 1 << 17  # rows per push_columns call
-PRODUCER_FIELDS = ("producer", "seq", "epoch")
-"""The loss-detection columns, read and replayed only for an engine that takes them."""
 _SETTINGS = {
     # Copies of an event share (hall, ts, id), so they are in one monthly partition:
     # FINAL need not merge across partitions (each is collapsed on its own, in parallel).
@@ -41,18 +39,9 @@ _SETTINGS = {
 }
 
 
-def engine_takes_producer(engine: Engine) -> bool:
-    """Whether ``engine`` reads ``producer``/``seq``/``epoch`` (it has a gap detector)."""
-    return hasattr(engine, "drain_gap_changes")
-
-
-def _where(
-    since_ms: int | None, until_ms: int | None, halls: Sequence[str] | None, carry: bool
-) -> str:
-    """The WHERE clause (parameters: since, until, carry_from, tz, halls)."""
+def _where(since_ms: int | None, until_ms: int | None, halls: Sequence[str] | None) -> str:
+    """The WHERE clause of the range (parameters: since, until, halls)."""
     cond = ["1"] if since_ms is None else ["ts >= fromUnixTimestamp64Milli({since:Int64})"]
-    if since_ms is not None and carry:
-        cond = [f"({cond[0]} OR {_CARRY_OVER})"]
     if until_ms is not None:
         cond.append(_UNTIL)
     if halls is not None:
@@ -63,8 +52,8 @@ def _where(
 def _superset(
     since_ms: int | None, until_ms: int | None, halls: Sequence[str] | None, carry: bool
 ) -> str:
-    """A cheap WHERE that holds for every row :func:`_where` selects (by ts and type
-    only, no subquery): what the string widths are measured on."""
+    """A cheap WHERE that holds for every row recovery reads (range and carry-over; by
+    ts and type only, no subquery): what the string widths are measured on."""
     cond = ["1"]
     if since_ms is not None:
         frm = "carry_from" if carry else "since"
@@ -80,29 +69,45 @@ def _superset(
 
 _UNTIL = "ts <= fromUnixTimestamp64Milli({until:Int64})"
 # Older events that still hold state a KPI reads: the last event of each window and
-# agent, tickets and calls never finished, opinions never resolved.
+# agent, tickets and calls never finished, opinions never resolved. Each subquery gives
+# the rows' first arrivals (min ingest_seq of an event's copies: the row FINAL keeps),
+# so none needs FINAL (which reads and merges every id of the range); the outer query
+# then takes exactly those rows.
 _OLD = (
     "ts < fromUnixTimestamp64Milli({since:Int64}) "
     "AND ts >= fromUnixTimestamp64Milli({carry_from:Int64})"
 )
-_CARRY_OVER = f"""(
-  (type LIKE 'window.%' AND (hall, `window`, ingest_seq) IN (
-     SELECT hall, `window`, argMax(ingest_seq, (ts, ingest_seq)) FROM {{events}} FINAL
-     WHERE type LIKE 'window.%' AND {_OLD} GROUP BY hall, `window`))
-  OR (type = 'agent.state' AND (hall, agent, ingest_seq) IN (
-     SELECT hall, agent, argMax(ingest_seq, (ts, ingest_seq)) FROM {{events}} FINAL
-     WHERE type = 'agent.state' AND {_OLD} GROUP BY hall, agent))
-  OR (type LIKE 'ticket.%' AND {_OLD} AND (hall, ticket, toDate(ts, {{tz:String}})) IN (
-     SELECT hall, ticket, toDate(ts, {{tz:String}}) AS day FROM {{events}} FINAL
-     WHERE type LIKE 'ticket.%' AND {_OLD} GROUP BY hall, ticket, day
-     HAVING countIf(type IN ('ticket.completed', 'ticket.no_show', 'ticket.cancelled')) = 0))
-  OR (type LIKE 'call.%' AND {_OLD} AND (hall, call) IN (
-     SELECT hall, call FROM {{events}} FINAL WHERE type LIKE 'call.%' AND {_OLD}
-     GROUP BY hall, call HAVING countIf(type != 'call.queued') = 0))
-  OR (type = 'opinion.submitted' AND ts < fromUnixTimestamp64Milli({{since:Int64}})
-      AND (hall, opinion) NOT IN (
-        SELECT hall, opinion FROM {{events}} WHERE type = 'opinion.resolved'))
-)"""
+_FIRST = "ts, id, min(ingest_seq) AS seq"  # one row per event (hall, ts, id)
+_DAY = "toDate(ts, {tz:String})"
+
+
+def _carry_over(events: str, halls: str) -> str:
+    """The WHERE of the carry-over rows (parameters: since, carry_from, tz, halls)."""
+    sets = [
+        f"""SELECT argMax(seq, (ts, seq)) FROM (
+    SELECT hall, `window`, {_FIRST} FROM {events} WHERE type LIKE 'window.%' AND {_OLD}{halls}
+    GROUP BY hall, `window`, ts, id) GROUP BY hall, `window`""",
+        f"""SELECT argMax(seq, (ts, seq)) FROM (
+    SELECT hall, agent, {_FIRST} FROM {events} WHERE type = 'agent.state' AND {_OLD}{halls}
+    GROUP BY hall, agent, ts, id) GROUP BY hall, agent""",
+        f"""SELECT min(ingest_seq) FROM {events}
+    WHERE type LIKE 'ticket.%' AND {_OLD}{halls} AND (hall, ticket, {_DAY}) IN (
+      SELECT hall, ticket, {_DAY} AS day FROM {events} WHERE type LIKE 'ticket.%' AND {_OLD}{halls}
+      GROUP BY hall, ticket, day
+      HAVING countIf(type IN ('ticket.completed', 'ticket.no_show', 'ticket.cancelled')) = 0)
+    GROUP BY hall, ts, id""",
+        f"""SELECT min(ingest_seq) FROM {events}
+    WHERE type LIKE 'call.%' AND {_OLD}{halls} AND (hall, `call`) IN (
+      SELECT hall, `call` FROM {events} WHERE type LIKE 'call.%' AND {_OLD}{halls}
+      GROUP BY hall, `call` HAVING countIf(type != 'call.queued') = 0)
+    GROUP BY hall, ts, id""",
+        f"""SELECT min(ingest_seq) FROM {events}
+    WHERE type = 'opinion.submitted' AND ts < fromUnixTimestamp64Milli({{since:Int64}}){halls}
+    AND (hall, opinion) NOT IN (SELECT hall, opinion FROM {events} WHERE type = 'opinion.resolved')
+    GROUP BY hall, ts, id""",
+    ]
+    union = "\n  UNION ALL ".join(sets)
+    return f"ts < fromUnixTimestamp64Milli({{since:Int64}}){halls} AND ingest_seq IN (\n{union})"
 
 
 def read_event_blocks(
@@ -130,19 +135,22 @@ def read_event_blocks(
         params["until"] = until_ms
     if halls is not None:
         params["halls"] = list(halls)
-    strings = EVENT_STRINGS + (("producer",) if producer else ())
+    stored = producer and _has_column(store, "events", "producer")  # (before migration 4)
+    strings = EVENT_STRINGS + (("producer",) if stored else ())
     # One pass over the candidate rows sizes the strings and finds the columns that
     # hold anything: empty ones are not read (and are filled in below).
     bound = _superset(since_ms, until_ms, halls, carry_over)
-    probe = store.rows(
-        "SELECT count(), max(score), count(hold_s), count(talk_s), "
+    carry = carry_over and since_ms is not None
+    old = "countIf(ts < fromUnixTimestamp64Milli({since:Int64}))" if carry else "0"
+    sql = (
+        f"SELECT count(), {old}, max(score), count(hold_s), count(talk_s), "
         + ", ".join(f"max(length({ident(n)}))" for n in strings)
-        + f" FROM {events} WHERE {bound}",
-        {k: v for k, v in params.items() if "{" + k + ":" in bound},
-    )[0]
+        + f" FROM {events} WHERE {bound}"
+    )
+    probe = store.rows(sql, _used(params, sql))[0]
     if not probe[0]:
         return
-    widths = {n: int(w) for n, w in zip(strings, probe[4:], strict=True) if w}
+    widths = {n: int(w) for n, w in zip(strings, probe[5:], strict=True) if w}
     for name, w in widths.items():
         params[f"w_{name}"] = w
     # substring: ClickHouse may convert rows that WHERE drops later (FINAL, or rows
@@ -151,25 +159,32 @@ def read_event_blocks(
         f"toFixedString(substring({ident(n)}, 1, {{w_{n}:UInt32}}), {{w_{n}:UInt32}}) AS {ident(n)}"
         for n in widths
     ]
-    numbers = [("toUnixTimestamp64Milli(ts)", "ts_ms", True), ("score", "score", probe[1] > 0)]
+    numbers = [("toUnixTimestamp64Milli(ts)", "ts_ms", True), ("score", "score", probe[2] > 0)]
     numbers += [
         (f"ifNull({n}, nan)", f"{n}_or_nan", probe[i] > 0)
-        for i, n in ((2, "hold_s"), (3, "talk_s"))
+        for i, n in ((3, "hold_s"), (4, "talk_s"))
     ]
     if producer and "producer" in widths:  # (push_columns: seq -1 is absent)
         numbers += [("if(producer = '', -1, toInt64(seq))", "seq", True)]
         numbers += [("toInt64(epoch)", "epoch", True)]
     numbers.append(("ingest_seq", "ingest_seq", True))
     selected = fixed + [f"{expr} AS {alias}" for expr, alias, keep in numbers if keep]
-    where = _where(since_ms, until_ms, halls, carry_over).replace("{events}", events)
-    sql = f"SELECT {', '.join(selected)} FROM {events} FINAL WHERE {where}"
-    # (aliases differ from column names: WHERE would see an alias named ts.) Sorting
-    # wide rows is slow in ClickHouse; rows come unsorted and numpy orders them.
-    stream = store.stream(sql, params, settings=_SETTINGS)
-    try:
-        blocks = list(read_blocks(stream))
-    finally:
-        stream.close()
+    # The range, then (only when older rows exist) the carry-over, each a query of its
+    # own: one WHERE with both would evaluate the carry-over's set lookups on every row.
+    queries = [f"FROM {events} FINAL WHERE {_where(since_ms, until_ms, halls)}"]
+    if carry and probe[1]:
+        hall_filter = "" if halls is None else " AND hall IN {halls:Array(String)}"
+        queries.append(f"FROM {events} WHERE {_carry_over(events, hall_filter)}")
+    blocks = []
+    for query in queries:
+        # (aliases differ from column names: WHERE would see an alias named ts.) Sorting
+        # wide rows is slow in ClickHouse; rows come unsorted and numpy orders them.
+        sql = f"SELECT {', '.join(selected)} {query}"
+        stream = store.stream(sql, _used(params, sql), settings=_SETTINGS)
+        try:
+            blocks += list(read_blocks(stream))
+        finally:
+            stream.close()
     if not blocks:
         return
     names = {"ts_ms": "ts", "hold_s_or_nan": "hold_s", "talk_s_or_nan": "talk_s"}
@@ -180,6 +195,20 @@ def read_event_blocks(
         rows = order[start : start + BLOCK_ROWS]
         block = {n: c[rows] for n, c in columns.items()}
         yield _complete(block, len(rows), producer)
+
+
+def _used(params: dict[str, Any], sql: str) -> dict[str, Any]:
+    """The parameters ``sql`` has a placeholder for (Store refuses others)."""
+    return {k: v for k, v in params.items() if "{" + k + ":" in sql}
+
+
+def _has_column(store: Store, table: str, column: str) -> bool:
+    rows = store.rows(
+        "SELECT count() FROM system.columns WHERE database = {db:String} "
+        "AND table = {table:String} AND name = {column:String}",
+        {"db": store.database, "table": table, "column": column},
+    )
+    return bool(rows[0][0])
 
 
 def _complete(
@@ -273,7 +302,7 @@ def replay_into(
         halls=halls,
         carry_over=carry_over,
         timezone=engine.timezone,
-        producer=engine_takes_producer(engine),
+        producer=True,  # the engine's gap detector is rebuilt by the replay too
     )
     for block in blocks:
         result, _ = engine.push_columns(block)

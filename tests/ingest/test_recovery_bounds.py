@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from hallkpi.core import Engine
 from hallkpi.core.cli import main
+from hallkpi.core.simulate import simulate_lines
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.recovery import read_event_blocks, recover, recovery_start
+from hallkpi.ingest.schema import ensure_schema
 from hallkpi.ingest.spool import Spool
 from hallkpi.ingest.writer import StoreWriter
 
@@ -128,3 +130,33 @@ def test_rows_the_engine_refuses_are_counted_and_the_rest_applied(
     result = recover(engine, store, now_ms=T0)
     assert (result.applied, result.rejected) == (20, 4)
     assert engine.snapshot()["halls"]["h1"]["today"]["issued"] == 10
+
+
+def test_carried_over_rows_written_twice_are_recovered_once(store: Store, tmp_path: Path) -> None:
+    """Two days loaded twice, merges stopped so that every row is stored twice: the
+    carry-over (which reads without FINAL) takes each older event once, as FINAL would,
+    and the restarted engine equals one restarted from a single load."""
+    days = simulate_lines(halls=2, date="2026-11-26", days=2, seed=9, tickets_per_hall=300)
+    lines = [x for x in days.splitlines(True) if json.loads(x)["ts"] <= T0 + 5 * 3600_000]
+    events = [json.loads(x) for x in lines]
+    once = Store(f"chdb://{store.url.path}?database={store.database}_once")
+    try:
+        load(once, tmp_path, events, "once")
+        ensure_schema(store)
+        store.command(f"SYSTEM STOP MERGES {store.table('events')}")
+        load(store, tmp_path, events, "twice-1")
+        load(store, tmp_path, events, "twice-2")
+        n, final = store.rows(
+            f"SELECT count(), (SELECT count() FROM {store.table('events')} FINAL) "
+            f"FROM {store.table('events')}"
+        )[0]
+        assert n == 2 * final == 2 * len(events)
+        now = T0 + 5 * 3600_000
+        a, b = Engine(), Engine()
+        ra = recover(a, once, now_ms=now)
+        rb = recover(b, store, now_ms=now)
+        assert (ra.applied, ra.duplicates) == (rb.applied, rb.duplicates)
+        assert a.snapshot() == b.snapshot()
+        assert b.snapshot()["diagnostics"]["events_applied"] < len(events)  # not everything
+    finally:
+        once.command(f"DROP DATABASE IF EXISTS `{store.database}_once`")

@@ -29,11 +29,15 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|WHERE|FROM|GROUP BY|ORDER
 # names) and fragments built only from constants and such identifiers. Each entry was
 # reviewed; a new one must be reviewed before it is added here.
 FRAGMENTS = {
-    "_OLD", "adds", "alerts", "bound", "combine", "cond", "db", "engine", "events", "fixed",
-    "from_sql", "group", "hall_filter", "inner", "layout.on_cluster", "name", "series_sql",
-    "spec.expr", "table.shard_key", "typ", "where", "window", "with_sql",
+    "_DAY", "_FIRST", "_OLD", "adds", "alerts", "bound", "combine", "cond", "db", "engine",
+    "events", "fixed", "from_sql", "group", "hall_filter", "halls", "inner",
+    "layout.on_cluster", "name", "old", "query", "series_sql", "spec.expr", "table.shard_key",
+    "typ", "union", "where", "window", "with_sql",
 }  # fmt: skip
-CALLS = {"ident", "qualified", "store.table", "self.table", "_bucket_sql", "', '.join"}
+CALLS = {
+    "ident", "qualified", "store.table", "self.table", "_bucket_sql", "', '.join", "_where",
+    "_carry_over",
+}  # fmt: skip
 
 
 def interpolations() -> list[tuple[str, int, str]]:
