@@ -184,8 +184,11 @@ class BrokerLink:
         self.client.publish(topic, payload, qos=1, retain=retain)
 
     async def wait_acked(self) -> None:
-        """Returns once every QoS 1 message we published is acknowledged by the broker,
-        or the connection is lost (they are re-sent after the reconnect)."""
+        """Waits for a connection, then until every QoS 1 message we published is
+        acknowledged by the broker or the connection is lost (gmqtt keeps them and
+        sends them again after the reconnect). The outbox pauses here in an outage
+        rather than writing to a closed socket."""
+        await self.connected.wait()
         if self.client.is_connected:
             await _first(
                 self.client._persistent_storage.wait_empty(),

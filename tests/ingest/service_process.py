@@ -28,6 +28,11 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+OTHER_TREE_ENV = "HALLKPI_TEST_SERVICE_PYTHONPATH"
+"""Set to a PYTHONPATH whose ``hallkpi`` is another tree (e.g. the commit before a fix):
+the services these tests start run that code, the tests themselves stay as they are."""
+
+
 def toml_value(v: Any) -> str:
     return json.dumps(v)  # strings, numbers and lists read the same in TOML
 
@@ -80,6 +85,12 @@ class ServiceProcess:
         config.write_text(
             "[service]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in self.service.items())
         )
+        env = {**os.environ, **self.extra_env}
+        other = os.environ.get(OTHER_TREE_ENV)
+        if other:  # the service of another tree (to show a test fails without a fix)
+            env["PYTHONPATH"] = other
+            if set(self.service) == {"reconnect_max_s"}:  # a key older trees refuse
+                config.write_text("")
         cmd = [
             sys.executable, "-m", "hallkpi.core.cli", "serve",
             "--mqtt", self.mqtt_url or self.broker.url,
@@ -96,7 +107,7 @@ class ServiceProcess:
             cmd,
             stdout=self._logfile,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.extra_env},
+            env=env,
         )
         self.started.append(self)
         if wait:
