@@ -275,8 +275,15 @@ inline const char* kind_name(Kind k) {
   }
 }
 
+inline std::string counter_error(const Value& v, const char* name) {
+  if (v.kind == Kind::BigInt || v.kind == Kind::Int)
+    return std::string("field '") + name + "' out of range (0 <= " + name + " < 2^63)";
+  return std::string("field '") + name + "' must be an integer, not " + kind_name(v.kind);
+}
+
 // Contract v1.1: `producer` (text) and `seq` come together, `epoch` only with them.
-// `text` validates a string field as the common fields are.
+// `text` validates a string field as the common fields are. No string is built unless
+// the event is rejected.
 template <class Text>
 std::string sequence_fields(const RawEvent& raw, Event& ev, Text&& text) {
   const Value &producer = raw.f[F_PRODUCER], &seq = raw.f[F_SEQ], &epoch = raw.f[F_EPOCH];
@@ -289,18 +296,13 @@ std::string sequence_fields(const RawEvent& raw, Event& ev, Text&& text) {
   if (!has_seq) return "field 'producer' needs the field 'seq'";
   std::string err = text(F_PRODUCER, &ev.producer);
   if (!err.empty()) return err;
-  auto counter = [](const Value& v, const char* name, const char* range, int64_t* out) {
-    if (v.kind == Kind::BigInt || (v.kind == Kind::Int && v.i < 0))
-      return std::string("field '") + name + "' out of range (" + range + ")";
-    if (v.kind != Kind::Int)
-      return std::string("field '") + name + "' must be an integer, not " + kind_name(v.kind);
-    *out = v.i;
-    return std::string();
-  };
-  if (!(err = counter(seq, "seq", "0 <= seq < 2^63", &ev.seq)).empty()) return err;
-  if (epoch.kind != Kind::Absent)
-    if (!(err = counter(epoch, "epoch", "0 <= epoch < 2^63", &ev.epoch)).empty()) return err;
-  return {};
+  if (seq.kind != Kind::Int || seq.i < 0) return counter_error(seq, "seq");
+  ev.seq = seq.i;
+  if (epoch.kind != Kind::Absent) {
+    if (epoch.kind != Kind::Int || epoch.i < 0) return counter_error(epoch, "epoch");
+    ev.epoch = epoch.i;
+  }
+  return err;
 }
 
 }  // namespace detail
@@ -363,7 +365,11 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
               c == '_' || c == '.' || c == '-';
     if (!ok) return "field 'hall' may only contain A-Z a-z 0-9 _ . -, got " + quoted(ev.hall);
   }
-  if (!(err = detail::sequence_fields(raw, ev, text)).empty()) return err;
+  if (raw.f[F_PRODUCER].kind != Kind::Absent || raw.f[F_SEQ].kind != Kind::Absent ||
+      raw.f[F_EPOCH].kind != Kind::Absent) {
+    std::string bad = detail::sequence_fields(raw, ev, text);  // no move on the common path
+    if (!bad.empty()) return bad;
+  }
 
   auto score = [&]() -> std::string {
     const Value& v = raw.f[F_SCORE];

@@ -92,7 +92,7 @@ class GapDetector {
   }
 
   // True when check() has something to do at `now`.
-  bool due(int64_t now) const { return now >= next_due_ || pending_.size() > cfg_.max_holes; }
+  bool due(int64_t now) const { return now >= next_due_; }
 
   // Reports the holes whose grace ended by `now` and runs the alert: emit(hall, state,
   // value, detail) for each change of a hall's "events lost upstream" state.
@@ -313,6 +313,7 @@ class GapDetector {
     ++holes_;
     const int64_t due = sat_add(now, cfg_.grace_ms);
     if (pending_.empty()) next_due_ = std::min(next_due_, due);
+    if (pending_.size() >= cfg_.max_holes) next_due_ = now;  // too many waiting: report now
     pending_.push_back(Pending{static_cast<uint32_t>(&s - streams_.data()), s.gen, lo, hi, due});
     bound(s);
   }
