@@ -10,6 +10,7 @@ decoding and the sort by arrival), recovery apply (the remaining pushes), broker
 connect (a persistent MQTT v5 session with gmqtt, until CONNACK), then the first
 message: one event queued for the session before the start, applied. Prints one JSON object of
 seconds per step (and ``total`` from ``STARTED_AT``, the parent's ``time.time()``).
+``BROKER_PORT`` 0 stops after the recovery (to compare recoveries without a broker).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ T_BOOT = time.time()
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+from inspect import signature  # noqa: E402
 from typing import Any  # noqa: E402
 
 import hallkpi.ingest.serve  # noqa: E402, F401  (what the service imports)
@@ -43,8 +45,9 @@ def recover_timed(engine: Engine, store: Store, now_ms: int) -> tuple[int, float
     """``recover`` with the time of its first block apart: (applied, read s, apply s)."""
     t0 = time.perf_counter()
     since = recovery_start(now_ms, longest_horizon_s(engine), engine.timezone)
+    extra = {"producer": True} if "producer" in signature(read_event_blocks).parameters else {}
     blocks = read_event_blocks(
-        store, since_ms=since, carry_over=True, timezone=engine.timezone, producer=True
+        store, since_ms=since, carry_over=True, timezone=engine.timezone, **extra
     )
     applied, first = 0, None
     for block in blocks:
@@ -92,7 +95,9 @@ def main(url: str, port: int, started_at: float, now_ms: int) -> None:
     t2 = time.perf_counter()
     engine = Engine()
     applied, read_s, apply_s = recover_timed(engine, store, now_ms)
-    connect_s, message_s = asyncio.run(first_message(port, engine))
+    connect_s = message_s = 0.0
+    if port:
+        connect_s, message_s = asyncio.run(first_message(port, engine))
     out = {
         "interpreter": T_BOOT - started_at,
         "imports": t_imports - started_at,

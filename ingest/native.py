@@ -255,7 +255,9 @@ def _u64(r: _Reader) -> int:
     return int.from_bytes(r.exact(8), "little")
 
 
-def _decode_low_cardinality(r: _Reader, inner: str, rows: int) -> npt.NDArray[Any]:
+def _decode_low_cardinality(
+    r: _Reader, inner: str, rows: int, out: npt.NDArray[Any] | None
+) -> npt.NDArray[Any]:
     if _u64(r) != 1:  # the key serialization version prefix
         raise ValueError("unsupported LowCardinality serialization")
     flags = _u64(r)
@@ -264,26 +266,44 @@ def _decode_low_cardinality(r: _Reader, inner: str, rows: int) -> npt.NDArray[An
     keys = _decode(r, inner, _u64(r))
     count = _u64(r)
     index = np.frombuffer(r.exact(count * (1 << (flags & 0xFF))), _LC_INDEX[flags & 0xFF])
-    out: npt.NDArray[Any] = keys[index]
+    if out is None:
+        looked_up: npt.NDArray[Any] = keys[index]
+        return looked_up
+    return np.take(keys, index, out=out)
+
+
+def _decode(r: _Reader, t: str, rows: int, out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
+    """One column of ``rows`` rows of type ``t``: a new array, or written into ``out``."""
+    if t.startswith("LowCardinality("):
+        return _decode_low_cardinality(r, t[15:-1], rows, out)
+    if t.startswith("Nullable(") and t[9:-1] in _NUMERIC:
+        nulls = np.frombuffer(r.exact(rows), np.uint8).astype(bool)
+        values = _decode(r, t[9:-1], rows).astype(np.float64, copy=False)
+        if out is None:
+            out = values
+        else:
+            out[...] = values
+        out[nulls] = np.nan
+        return out
+    view = np.frombuffer(r.exact(rows * _dtype(t).itemsize), _dtype(t))  # (read-only)
+    if out is None:
+        return view.copy()
+    out[...] = view
     return out
 
 
-def _decode(r: _Reader, t: str, rows: int) -> npt.NDArray[Any]:
+def _dtype(t: str) -> np.dtype[Any]:
+    """The numpy type a column of Native type ``t`` decodes to."""
     if t.startswith("LowCardinality("):
-        return _decode_low_cardinality(r, t[15:-1], rows)
+        return _dtype(t[15:-1])
     if m := _FIXED.fullmatch(t):
-        width = int(m.group(1))
-        return np.frombuffer(r.exact(rows * width), f"S{width}").copy()
+        return np.dtype(f"S{m.group(1)}")
     if t in _NUMERIC:
-        dt = np.dtype(_NUMERIC[t])
-        return np.frombuffer(r.exact(rows * dt.itemsize), dt).copy()
+        return np.dtype(_NUMERIC[t])
     if _DT64.fullmatch(t):
-        return np.frombuffer(r.exact(rows * 8), "<i8").copy()
+        return np.dtype("<i8")
     if t.startswith("Nullable(") and t[9:-1] in _NUMERIC:
-        nulls = np.frombuffer(r.exact(rows), np.uint8).astype(bool)
-        values = _decode(r, t[9:-1], rows).astype(np.float64)
-        values[nulls] = np.nan
-        return values
+        return np.dtype(np.float64)
     raise TypeError(f"no Native decoder for {t}; select it as a fixed-width type")
 
 
@@ -299,3 +319,32 @@ def read_blocks(stream: IO[bytes]) -> Iterator[dict[str, npt.NDArray[Any]]]:
                 block[name] = _decode(r, t, rows)
         if rows:
             yield block
+
+
+def read_columns(streams: Iterable[IO[bytes]], capacity: int) -> dict[str, npt.NDArray[Any]]:
+    """Every row of the Native result streams of fixed-width columns (one query each,
+    the same columns), decoded straight into one array per column: no per-block arrays
+    to join. ``capacity`` is the expected number of rows (the arrays grow if it is
+    short); the result holds exactly the rows read."""
+    columns: dict[str, npt.NDArray[Any]] = {}
+    n = 0
+    for stream in streams:
+        r = _Reader(stream)
+        while not r.at_end():
+            ncols, rows = r.varint(), r.varint()
+            for _ in range(ncols):
+                name, t = r.text(), r.text()
+                if not rows:  # an empty block carries no column data at all
+                    continue
+                col = columns.get(name)
+                if col is None:
+                    col = columns[name] = np.empty(max(capacity, rows), _dtype(t))
+                elif len(col) < n + rows:
+                    grown = np.empty(max(2 * len(col), n + rows), col.dtype)
+                    grown[:n] = col[:n]
+                    col = columns[name] = grown
+                if col.dtype != _dtype(t):
+                    raise ValueError(f"column {name!r} changed type to {t}")
+                _decode(r, t, rows, col[n : n + rows])
+            n += rows
+    return {name: col[:n] for name, col in columns.items()}

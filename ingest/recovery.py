@@ -13,8 +13,8 @@ restored from ``dead_letters``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Generator, Iterator, Sequence
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -22,7 +22,7 @@ import numpy.typing as npt
 from hallkpi.core.engine import Engine, PushResult
 from hallkpi.ingest.cli_options import store_from_url
 from hallkpi.ingest.connection import Store
-from hallkpi.ingest.native import read_blocks
+from hallkpi.ingest.native import read_columns
 from hallkpi.ingest.schema import EVENT_STRINGS
 from hallkpi.ingest.sql import ident
 
@@ -32,11 +32,6 @@ are looked for."""
 
 _ZERO = PushResult(0, 0, 0, ())
 BLOCK_ROWS = 1 << 17  # rows per push_columns call
-_SETTINGS = {
-    # Copies of an event share (hall, ts, id), so they are in one monthly partition:
-    # FINAL need not merge across partitions (each is collapsed on its own, in parallel).
-    "do_not_merge_across_partitions_select_final": 1,
-}
 
 
 def _where(since_ms: int | None, until_ms: int | None, halls: Sequence[str] | None) -> str:
@@ -175,26 +170,35 @@ def read_event_blocks(
     if carry and probe[1]:
         hall_filter = "" if halls is None else " AND hall IN {halls:Array(String)}"
         queries.append(f"FROM {events} WHERE {_carry_over(events, hall_filter)}")
-    blocks = []
-    for query in queries:
-        # (aliases differ from column names: WHERE would see an alias named ts.) Sorting
-        # wide rows is slow in ClickHouse; rows come unsorted and numpy orders them.
-        sql = f"SELECT {', '.join(selected)} {query}"
-        stream = store.stream(sql, _used(params, sql), settings=_SETTINGS)
-        try:
-            blocks += list(read_blocks(stream))
-        finally:
-            stream.close()
-    if not blocks:
+    # (aliases differ from column names: WHERE would see an alias named ts.) Sorting
+    # wide rows is slow in ClickHouse; rows come unsorted and numpy orders them.
+    results = _results(
+        store, [f"SELECT {', '.join(selected)} {query}" for query in queries], params
+    )
+    try:
+        read = read_columns(results, probe[0])
+    finally:
+        results.close()
+    if not read or not len(read["ts_ms"]):
         return
     names = {"ts_ms": "ts", "hold_s_or_nan": "hold_s", "talk_s_or_nan": "talk_s"}
-    columns = {names.get(n, n): np.concatenate([b[n] for b in blocks]) for n in blocks[0]}
-    del blocks
+    columns = {names.get(n, n): c for n, c in read.items()}
     order = np.argsort(columns.pop("ingest_seq"), kind="stable")
     for start in range(0, len(order), BLOCK_ROWS):
         rows = order[start : start + BLOCK_ROWS]
         block = {n: c[rows] for n, c in columns.items()}
         yield _complete(block, len(rows), producer)
+
+
+def _results(store: Store, sqls: list[str], params: dict[str, Any]) -> Generator[IO[bytes]]:
+    """The result streams of ``sqls``, each opened once the one before is read (chDB
+    holds its connection while a result streams) and closed after."""
+    for sql in sqls:
+        stream = store.stream(sql, _used(params, sql))
+        try:
+            yield stream
+        finally:
+            stream.close()
 
 
 def _used(params: dict[str, Any], sql: str) -> dict[str, Any]:

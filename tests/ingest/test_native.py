@@ -6,11 +6,19 @@ import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
 from hallkpi.ingest.connection import Store
-from hallkpi.ingest.native import PackedStrings, encode_block, encode_strings, read_blocks, varint
+from hallkpi.ingest.native import (
+    PackedStrings,
+    encode_block,
+    encode_strings,
+    read_blocks,
+    read_columns,
+    varint,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,11 +103,12 @@ def test_round_trip_through_clickhouse(table: tuple[Store, str], rows: list[tupl
     back = store.rows(f"SELECT s, lc, toUnixTimestamp64Milli(ts), x, n FROM {name} ORDER BY k")
     assert back == [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
     width = max(1, *(len(r[0].encode()) for r in rows))
-    raw = store.raw(
+    sql = (
         f"SELECT toFixedString(s, {{w:UInt32}}) AS s, toFixedString(lc, {{w2:UInt32}}) AS lc, "
-        f"toUnixTimestamp64Milli(ts) AS ts, x, n FROM {name} ORDER BY k",
-        {"w": width, "w2": max(1, *(len(r[1].encode()) for r in rows))},
+        f"toUnixTimestamp64Milli(ts) AS ts, x, n FROM {name} ORDER BY k"
     )
+    ws = {"w": width, "w2": max(1, *(len(r[1].encode()) for r in rows))}
+    raw = store.raw(sql, ws)
     blocks = list(read_blocks(io.BytesIO(raw)))
     cols = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
     assert [v.decode() for v in cols["s"]] == [r[0] for r in rows]
@@ -107,6 +116,18 @@ def test_round_trip_through_clickhouse(table: tuple[Store, str], rows: list[tupl
     assert cols["ts"].tolist() == [r[2] for r in rows]
     assert [None if np.isnan(v) else v for v in cols["x"]] == [r[3] for r in rows]
     assert cols["n"].tolist() == [r[4] for r in rows]
+
+    # Straight into one array per column, from two results, with too small a capacity:
+    # the same values (the LowCardinality column included), twice.
+    def results() -> Iterator[IO[bytes]]:  # one open at a time, as chDB wants
+        for _ in range(2):
+            with store.stream(sql, ws, settings={"max_block_size": 2}) as stream:
+                yield stream
+
+    joined = read_columns(results(), 3)
+    for k, col in cols.items():
+        assert joined[k].dtype == col.dtype, k
+        assert np.array_equal(joined[k], np.concatenate([col, col]), equal_nan=k == "x"), k
 
 
 def test_block_checks_lengths() -> None:
