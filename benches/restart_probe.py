@@ -94,7 +94,9 @@ def main(url: str, port: int, started_at: float, now_ms: int) -> None:
     ensure_schema(store)
     t2 = time.perf_counter()
     engine = Engine()
+    c0 = time.process_time()  # every thread of the process, chDB's included
     applied, read_s, apply_s = recover_timed(engine, store, now_ms)
+    recovery_cpu = time.process_time() - c0
     connect_s = message_s = 0.0
     if port:
         connect_s, message_s = asyncio.run(first_message(port, engine))
@@ -108,6 +110,7 @@ def main(url: str, port: int, started_at: float, now_ms: int) -> None:
         "broker_connect": connect_s,
         "first_message": message_s,
         "total": time.time() - started_at,
+        "recovery_cpu": recovery_cpu,
         "recovered_events": applied,
     }
     print(json.dumps(out))

@@ -13,10 +13,8 @@ the engine's ``snapshot_columns()``/``staff_columns()``):
 * ``hall_kpis``: one row per ``(ts, hall, horizon)``: every gauge and windowed KPI.
 * ``staff_kpis``: one row per ``(ts, hall, staff, horizon)``.
 * ``alerts``: alert state changes.
-* ``advice``: the live staffing advice, per hall and kind (windows, agents) once a
-  minute (migration 3; written by :mod:`hallkpi.ingest.live_advice`, not the writer).
-* ``upstream_gaps``: the engine's gap changes (``drain_gap_changes()``): a producer's
-  missing sequence range, and when it was filled (migration 4).
+* ``advice``: live staffing advice per hall and kind, once a minute (migration 3).
+* ``upstream_gaps``: the engine's gap changes (``drain_gap_changes()``; migration 4).
 * ``schema_migrations``: the versions applied.
 
 With ``cluster`` every statement is ``ON CLUSTER``, each table is a Replicated* table
@@ -269,7 +267,6 @@ def create_table(layout: Layout, table: Table) -> list[Statement]:
         params["ttl_days"] = days
     out = [Statement(sql, params)]
     if layout.cluster:
-        assert layout.cluster is not None
         out.append(
             Statement(
                 f"CREATE TABLE IF NOT EXISTS {db}.{ident(table.name)}{layout.on_cluster}\n"
@@ -332,14 +329,9 @@ def all_statements(layout: Layout) -> list[Statement]:
 
 
 def layout_options(doc: Mapping[str, object]) -> tuple[str | None, dict[str, int]]:
-    """``(cluster, ttl_days)`` from the ``[store]`` section of a configuration::
-
-    [store]
-    cluster = "halls"            # ON CLUSTER DDL, Replicated + Distributed tables
-    [store.ttl_days]
-    events = 400                 # days; absent or 0 = keep forever
-    hall_kpis = 90
-    """
+    """``(cluster, ttl_days)`` from the ``[store]`` section of a configuration:
+    ``cluster = "halls"`` (ON CLUSTER DDL, Replicated + Distributed tables) and
+    ``[store.ttl_days]`` days per table (absent or 0 = keep forever)."""
     section = doc.get("store", {})
     if not isinstance(section, Mapping):
         raise StoreConfigError("[store] must be a table")
