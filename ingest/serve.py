@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -390,27 +389,3 @@ class Service:
         if hall not in self.engine.halls():
             return None
         return self.core.status(hall)
-
-
-def run_service(
-    engine: Engine, options: ServeOptions, *, on_ready: Callable[[Service], None] | None = None
-) -> None:
-    """Runs a service until SIGINT or SIGTERM, on uvloop when available."""
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        service = Service(engine, options)
-        if on_ready is not None:
-            waiter = asyncio.create_task(service.ready.wait())
-            waiter.add_done_callback(lambda _: on_ready(service))
-        await service.run(stop)
-
-    try:
-        import uvloop
-    except ImportError:  # only uvloop's absence falls back; errors inside the service do not
-        asyncio.run(main())
-    else:
-        uvloop.run(main())

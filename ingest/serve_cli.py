@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import re
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from hallkpi.core.errors import ConfigError, HallkpiError
 from hallkpi.ingest.cli_options import add_store_options, store_from_args
 from hallkpi.ingest.hallservice import DAY_MS, Admission, HallFilter, engine_checks_time
 from hallkpi.ingest.mqtt_url import mqtt_password, parse_mqtt_url, read_secret_file, tls_context
-from hallkpi.ingest.serve import ServeOptions, run_service
+from hallkpi.ingest.serve import ServeOptions, Service
 from hallkpi.ingest.topics import Topics
 
 _SERVICE_KEYS = {
@@ -184,6 +187,30 @@ def _call_source(args: argparse.Namespace, config: EngineConfig) -> Any:
         )
 
     return source
+
+
+def run_service(
+    engine: Engine, options: ServeOptions, *, on_ready: Callable[[Service], None] | None = None
+) -> None:
+    """Runs a service until SIGINT or SIGTERM, on uvloop when available."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        service = Service(engine, options)
+        if on_ready is not None:
+            waiter = asyncio.create_task(service.ready.wait())
+            waiter.add_done_callback(lambda _: on_ready(service))
+        await service.run(stop)
+
+    try:
+        import uvloop
+    except ImportError:  # only uvloop's absence falls back; errors inside the service do not
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
 def run(args: argparse.Namespace) -> int:
