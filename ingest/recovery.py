@@ -20,15 +20,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 from hallkpi.core.engine import Engine, PushResult
+from hallkpi.ingest.carry_over import CARRY_OVER_DAYS, NO_RANGE, read_older
 from hallkpi.ingest.cli_options import store_from_url
 from hallkpi.ingest.connection import Store
 from hallkpi.ingest.native import read_columns
 from hallkpi.ingest.schema import EVENT_STRINGS
 from hallkpi.ingest.sql import ident
-
-CARRY_OVER_DAYS = 31
-"""How far before the recovery range open tickets, calls, windows, agents and opinions
-are looked for."""
 
 _ZERO = PushResult(0, 0, 0, ())
 BLOCK_ROWS = 1 << 17  # rows per push_columns call
@@ -44,65 +41,7 @@ def _where(since_ms: int | None, until_ms: int | None, halls: Sequence[str] | No
     return " AND ".join(cond)
 
 
-def _superset(
-    since_ms: int | None, until_ms: int | None, halls: Sequence[str] | None, carry: bool
-) -> str:
-    """A cheap WHERE that holds for every row recovery reads (range and carry-over; by
-    ts and type only, no subquery): what the string widths are measured on."""
-    cond = ["1"]
-    if since_ms is not None:
-        frm = "carry_from" if carry else "since"
-        cond = [f"ts >= fromUnixTimestamp64Milli({{{frm}:Int64}})"]
-        if carry:  # an opinion never resolved is carried over from any age
-            cond = [f"({cond[0]} OR type = 'opinion.submitted')"]
-    if until_ms is not None:
-        cond.append(_UNTIL)
-    if halls is not None:
-        cond.append("hall IN {halls:Array(String)}")
-    return " AND ".join(cond)
-
-
 _UNTIL = "ts <= fromUnixTimestamp64Milli({until:Int64})"
-# Older events that still hold state a KPI reads: the last event of each window and
-# agent, tickets and calls never finished, opinions never resolved. Each subquery gives
-# the rows' first arrivals (min ingest_seq of an event's copies: the row FINAL keeps),
-# so none needs FINAL (which reads and merges every id of the range); the outer query
-# then takes exactly those rows.
-_OLD = (
-    "ts < fromUnixTimestamp64Milli({since:Int64}) "
-    "AND ts >= fromUnixTimestamp64Milli({carry_from:Int64})"
-)
-_FIRST = "ts, id, min(ingest_seq) AS seq"  # one row per event (hall, ts, id)
-_DAY = "toDate(ts, {tz:String})"
-
-
-def _carry_over(events: str, halls: str) -> str:
-    """The WHERE of the carry-over rows (parameters: since, carry_from, tz, halls)."""
-    sets = [
-        f"""SELECT argMax(seq, (ts, seq)) FROM (
-    SELECT hall, `window`, {_FIRST} FROM {events} WHERE type LIKE 'window.%' AND {_OLD}{halls}
-    GROUP BY hall, `window`, ts, id) GROUP BY hall, `window`""",
-        f"""SELECT argMax(seq, (ts, seq)) FROM (
-    SELECT hall, agent, {_FIRST} FROM {events} WHERE type = 'agent.state' AND {_OLD}{halls}
-    GROUP BY hall, agent, ts, id) GROUP BY hall, agent""",
-        f"""SELECT min(ingest_seq) FROM {events}
-    WHERE type LIKE 'ticket.%' AND {_OLD}{halls} AND (hall, ticket, {_DAY}) IN (
-      SELECT hall, ticket, {_DAY} AS day FROM {events} WHERE type LIKE 'ticket.%' AND {_OLD}{halls}
-      GROUP BY hall, ticket, day
-      HAVING countIf(type IN ('ticket.completed', 'ticket.no_show', 'ticket.cancelled')) = 0)
-    GROUP BY hall, ts, id""",
-        f"""SELECT min(ingest_seq) FROM {events}
-    WHERE type LIKE 'call.%' AND {_OLD}{halls} AND (hall, `call`) IN (
-      SELECT hall, `call` FROM {events} WHERE type LIKE 'call.%' AND {_OLD}{halls}
-      GROUP BY hall, `call` HAVING countIf(type != 'call.queued') = 0)
-    GROUP BY hall, ts, id""",
-        f"""SELECT min(ingest_seq) FROM {events}
-    WHERE type = 'opinion.submitted' AND ts < fromUnixTimestamp64Milli({{since:Int64}}){halls}
-    AND (hall, opinion) NOT IN (SELECT hall, opinion FROM {events} WHERE type = 'opinion.resolved')
-    GROUP BY hall, ts, id""",
-    ]
-    union = "\n  UNION ALL ".join(sets)
-    return f"ts < fromUnixTimestamp64Milli({{since:Int64}}){halls} AND ingest_seq IN (\n{union})"
 
 
 def read_event_blocks(
@@ -123,33 +62,55 @@ def read_event_blocks(
     params: dict[str, Any] = {}
     if since_ms is not None:
         params["since"] = since_ms
-        if carry_over:
-            params["carry_from"] = since_ms - CARRY_OVER_DAYS * 86_400_000
-            params["tz"] = timezone
     if until_ms is not None:
         params["until"] = until_ms
     if halls is not None:
         params["halls"] = list(halls)
     stored = producer and _has_column(store, "events", "producer")  # (before migration 4)
     strings = EVENT_STRINGS + (("producer",) if stored else ())
-    # One pass over the candidate rows sizes the strings and finds the columns that
-    # hold anything: empty ones are not read (and are filled in below).
-    bound = _superset(since_ms, until_ms, halls, carry_over)
-    carry = carry_over and since_ms is not None
-    old = "countIf(ts < fromUnixTimestamp64Milli({since:Int64}))" if carry else "0"
+    where = _where(since_ms, until_ms, halls)
+    # One pass over the range sizes the strings and finds the columns that hold
+    # anything: empty ones are not read (and are filled in below).
     sql = (
-        f"SELECT count(), {old}, max(score), count(hold_s), count(talk_s), "
+        "SELECT count(), min(ingest_seq), max(score), count(hold_s), count(talk_s), "
         + ", ".join(f"max(length({ident(n)}))" for n in strings)
-        + f" FROM {events} WHERE {bound}"
+        + f" FROM {events} WHERE {where}"
     )
     probe = store.rows(sql, _used(params, sql))[0]
-    if not probe[0]:
+    parts = []
+    if probe[0]:
+        parts.append(_read_range(store, where, params, probe, strings))
+    if carry_over and since_ms is not None:
+        older = {
+            **params,
+            "carry_from": since_ms - CARRY_OVER_DAYS * 86_400_000,
+            "tz": timezone,
+            "first": int(probe[1]) if probe[0] else NO_RANGE,
+        }
+        part = read_older(store, older, halls=halls, producer=stored)
+        if part is not None:
+            parts.append(part)
+    parts = [_complete(p, len(p["ts"]), producer) for p in parts]
+    if not parts:
         return
+    columns = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+    order = np.argsort(columns.pop("ingest_seq"), kind="stable")
+    for start in range(0, len(order), BLOCK_ROWS):
+        rows = order[start : start + BLOCK_ROWS]
+        yield {n: c[rows] for n, c in columns.items()}
+
+
+def _read_range(
+    store: Store, where: str, params: dict[str, Any], probe: Sequence[Any], strings: Sequence[str]
+) -> dict[str, npt.NDArray[Any]]:
+    """The range's rows (FINAL) as Native fixed-width columns, decoded into one array
+    per column; ``probe``: count, first ingest_seq, max score, counts of hold_s and
+    talk_s, then the widths of ``strings``."""
+    events = store.table("events")
     widths = {n: int(w) for n, w in zip(strings, probe[5:], strict=True) if w}
-    for name, w in widths.items():
-        params[f"w_{name}"] = w
-    # substring: ClickHouse may convert rows that WHERE drops later (FINAL, or rows
-    # outside the measured range), and toFixedString refuses a longer string.
+    params = {**params, **{f"w_{name}": w for name, w in widths.items()}}
+    # substring: ClickHouse may convert rows that WHERE drops later (FINAL), and
+    # toFixedString refuses a longer string.
     fixed = [
         f"toFixedString(substring({ident(n)}, 1, {{w_{n}:UInt32}}), {{w_{n}:UInt32}}) AS {ident(n)}"
         for n in widths
@@ -159,35 +120,22 @@ def read_event_blocks(
         (f"ifNull({n}, nan)", f"{n}_or_nan", probe[i] > 0)
         for i, n in ((3, "hold_s"), (4, "talk_s"))
     ]
-    if producer and "producer" in widths:  # (push_columns: seq -1 is absent)
+    if "producer" in widths:  # (push_columns: seq -1 is absent)
         numbers += [("if(producer = '', -1, toInt64(seq))", "seq", True)]
         numbers += [("toInt64(epoch)", "epoch", True)]
     numbers.append(("ingest_seq", "ingest_seq", True))
     selected = fixed + [f"{expr} AS {alias}" for expr, alias, keep in numbers if keep]
-    # The range, then (only when older rows exist) the carry-over, each a query of its
-    # own: one WHERE with both would evaluate the carry-over's set lookups on every row.
-    queries = [f"FROM {events} FINAL WHERE {_where(since_ms, until_ms, halls)}"]
-    if carry and probe[1]:
-        hall_filter = "" if halls is None else " AND hall IN {halls:Array(String)}"
-        queries.append(f"FROM {events} WHERE {_carry_over(events, hall_filter)}")
     # (aliases differ from column names: WHERE would see an alias named ts.) Sorting
     # wide rows is slow in ClickHouse; rows come unsorted and numpy orders them.
     results = _results(
-        store, [f"SELECT {', '.join(selected)} {query}" for query in queries], params
+        store, [f"SELECT {', '.join(selected)} FROM {events} FINAL WHERE {where}"], params
     )
     try:
-        read = read_columns(results, probe[0])
+        read = read_columns(results, int(probe[0]))
     finally:
         results.close()
-    if not read or not len(read["ts_ms"]):
-        return
     names = {"ts_ms": "ts", "hold_s_or_nan": "hold_s", "talk_s_or_nan": "talk_s"}
-    columns = {names.get(n, n): c for n, c in read.items()}
-    order = np.argsort(columns.pop("ingest_seq"), kind="stable")
-    for start in range(0, len(order), BLOCK_ROWS):
-        rows = order[start : start + BLOCK_ROWS]
-        block = {n: c[rows] for n, c in columns.items()}
-        yield _complete(block, len(rows), producer)
+    return {names.get(n, n): c for n, c in read.items()}
 
 
 def _results(store: Store, sqls: list[str], params: dict[str, Any]) -> Generator[IO[bytes]]:

@@ -20,8 +20,9 @@ from planted import Day, at
 
 INGEST = Path(__file__).resolve().parents[2] / "ingest"
 STORE_MODULES = (
-    "batch", "cli_options", "connection", "history_sql", "jsonl", "load", "native", "output",
-    "plot", "recovery", "report_staff", "schema", "spool", "sql", "store_url", "trends", "writer",
+    "batch", "carry_over", "cli_options", "connection", "history_sql", "jsonl", "load",
+    "native", "output", "plot", "recovery", "report_staff", "schema", "spool", "sql",
+    "store_url", "trends", "writer",
 )  # fmt: skip
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|WHERE|FROM|GROUP BY|ORDER BY|ENGINE|DROP)\b")
 
@@ -29,8 +30,8 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|WHERE|FROM|GROUP BY|ORDER
 # names) and fragments built only from constants and such identifiers. Each entry was
 # reviewed; a new one must be reviewed before it is added here.
 FRAGMENTS = {
-    "_DAY", "_FIRST", "_OLD", "adds", "alerts", "bound", "combine", "cond", "db", "engine",
-    "events", "fixed", "from_sql", "group", "hall_filter", "halls", "inner",
+    "_DAY", "_FIRST", "_OLD", "adds", "alerts", "arrived", "bound", "carried", "combine", "cond",
+    "db", "engine", "events", "fixed", "from_sql", "group", "hall_filter", "halls", "inner",
     "layout.on_cluster", "name", "old", "query", "series_sql", "spec.expr", "table.shard_key",
     "typ", "union", "where", "window", "with_sql",
 }  # fmt: skip
