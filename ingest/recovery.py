@@ -80,7 +80,7 @@ def read_event_blocks(
     parts = []
     if probe[0]:
         parts.append(_read_range(store, where, params, probe, strings))
-    if carry_over and since_ms is not None:
+    if carry_over and since_ms is not None and _any_before(store, since_ms, halls):
         older = {
             **params,
             "carry_from": since_ms - CARRY_OVER_DAYS * 86_400_000,
@@ -152,6 +152,19 @@ def _results(store: Store, sqls: list[str], params: dict[str, Any]) -> Generator
 def _used(params: dict[str, Any], sql: str) -> dict[str, Any]:
     """The parameters ``sql`` has a placeholder for (Store refuses others)."""
     return {k: v for k, v in params.items() if "{" + k + ":" in sql}
+
+
+def _any_before(store: Store, since_ms: int, halls: Sequence[str] | None) -> bool:
+    """Whether any event is dated before ``since_ms`` (else nothing is carried over)."""
+    sql = f"SELECT count() FROM (SELECT 1 FROM {store.table('events')} WHERE " + (
+        "ts < fromUnixTimestamp64Milli({since:Int64})"
+        + ("" if halls is None else " AND hall IN {halls:Array(String)}")
+        + " LIMIT 1)"
+    )
+    params: dict[str, Any] = {"since": since_ms}
+    if halls is not None:
+        params["halls"] = list(halls)
+    return bool(store.rows(sql, params)[0][0])
 
 
 def _has_column(store: Store, table: str, column: str) -> bool:
