@@ -70,6 +70,11 @@ class BrokerLink:
         self.problem: str | None = f"not connected to the MQTT broker {url} yet"
         self.attempts = 0
         self._lost = asyncio.Event()
+        # Connections so far: a PUBACK is sent only on the connection that delivered its
+        # message. After a reconnect the broker redelivers that message (a duplicate,
+        # acknowledged behind the stored round) and may reuse its packet id for another
+        # message, which a stale PUBACK would acknowledge before it is stored.
+        self._generation = 0
         self._logged: str | None = None
         self._closing = False
         self.client = Client(
@@ -99,13 +104,18 @@ class BrokerLink:
 
         handler._reconnect_callback = lost  # gmqtt internal, see the module doc
 
-        def puback(mid: int) -> None:
-            try:
-                handler._send_puback(mid)
-            except Exception:  # connection gone: the broker redelivers, dedup absorbs it
-                log.debug("PUBACK %d not sent: connection lost", mid)
-
         def on_publish(mid: int, packet: bytes, topic: str, properties: Any) -> None:
+            generation = self._generation
+
+            def puback(mid: int) -> None:
+                if generation != self._generation:
+                    log.debug("PUBACK %d not sent: it belongs to an earlier connection", mid)
+                    return
+                try:
+                    handler._send_puback(mid)
+                except Exception:  # connection gone: the broker redelivers, dedup absorbs it
+                    log.debug("PUBACK %d not sent: connection lost", mid)
+
             qos1(mid, packet, topic, puback)
 
         handler._handle_qos_1_publish_packet = on_publish
@@ -117,6 +127,7 @@ class BrokerLink:
         log.info("connected to %s (session present: %s)", self.url, bool(flags))
         self.problem = None
         self._logged = None
+        self._generation += 1
         self.connected.set()
         self.on_connected()
 
@@ -125,6 +136,7 @@ class BrokerLink:
             log.warning("disconnected from %s; reconnecting", self.url)
             self.problem = f"lost the connection to the MQTT broker {self.url}; reconnecting"
         self.connected.clear()
+        self._generation += 1
         self._lost.set()
 
     # --- the loop ------------------------------------------------------------------------
