@@ -32,21 +32,21 @@ def _link(acks: list[Callable[[], None]]) -> tuple[BrokerLink, list[int]]:
     assert link.fast_acks
     link.client.subscribe = lambda *a, **k: None  # type: ignore[method-assign]  # no broker
     sent: list[int] = []
-    handler: Any = link.client._package_handler  # noqa: SLF001 - the takeover under test
-    handler._send_puback = sent.append  # noqa: SLF001
+    handler: Any = link.client._package_handler
+    handler._send_puback = sent.append
     return link, sent
 
 
 def _deliver(link: BrokerLink, mid: int) -> None:
-    handler: Any = link.client._package_handler  # noqa: SLF001
-    handler._handle_qos_1_publish_packet(mid, b"{}", "hallkpi/v1/halls/h1/events", None)  # noqa: SLF001
+    handler: Any = link.client._package_handler
+    handler._handle_qos_1_publish_packet(mid, b"{}", "hallkpi/v1/halls/h1/events", None)
 
 
 def test_a_puback_goes_out_on_the_connection_that_delivered_the_message() -> None:
     async def main() -> list[int]:
         acks: list[Callable[[], None]] = []
         link, sent = _link(acks)
-        link._on_connect(link.client, 0, 0, None)  # noqa: SLF001
+        link._on_connect(link.client, 0, 0, None)
         _deliver(link, 7)
         acks.pop()()
         return sent
@@ -58,11 +58,11 @@ def test_a_puback_from_before_a_reconnect_is_not_sent() -> None:
     async def main() -> list[int]:
         acks: list[Callable[[], None]] = []
         link, sent = _link(acks)
-        link._on_connect(link.client, 0, 0, None)  # noqa: SLF001
+        link._on_connect(link.client, 0, 0, None)
         _deliver(link, 7)
         stale = acks.pop()
-        link._on_disconnect(link.client, None)  # noqa: SLF001
-        link._on_connect(link.client, 1, 0, None)  # noqa: SLF001
+        link._on_disconnect(link.client, None)
+        link._on_connect(link.client, 1, 0, None)
         _deliver(link, 7)  # the redelivered copy, or another message with the same id
         stale()
         assert sent == []
