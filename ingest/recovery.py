@@ -120,9 +120,8 @@ def _read_range(
         (f"ifNull({n}, nan)", f"{n}_or_nan", probe[i] > 0)
         for i, n in ((3, "hold_s"), (4, "talk_s"))
     ]
-    if "producer" in widths:  # (push_columns: seq -1 is absent)
-        numbers += [("if(producer = '', -1, toInt64(seq))", "seq", True)]
-        numbers += [("toInt64(epoch)", "epoch", True)]
+    if "producer" in widths:
+        numbers += [("seq", "seq", True), ("epoch", "epoch", True)]
     numbers.append(("ingest_seq", "ingest_seq", True))
     selected = fixed + [f"{expr} AS {alias}" for expr, alias, keep in numbers if keep]
     # (aliases differ from column names: WHERE would see an alias named ts.) Sorting
@@ -135,7 +134,11 @@ def _read_range(
     finally:
         results.close()
     names = {"ts_ms": "ts", "hold_s_or_nan": "hold_s", "talk_s_or_nan": "talk_s"}
-    return {names.get(n, n): c for n, c in read.items()}
+    out = {names.get(n, n): c for n, c in read.items()}
+    if "seq" in out:  # push_columns: int64, seq -1 where absent (no producer)
+        out["seq"] = np.where(out["producer"] == b"", -1, out["seq"].view(np.int64))
+        out["epoch"] = out["epoch"].view(np.int64)
+    return out
 
 
 def _results(store: Store, sqls: list[str], params: dict[str, Any]) -> Generator[IO[bytes]]:
