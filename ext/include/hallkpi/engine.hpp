@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -77,8 +78,6 @@ class Engine {
       throw std::invalid_argument("max_lead_ms and max_age_ms must be >= 0 (0: off)");
     if (cfg_.gaps.grace_ms < 0 || cfg_.gaps.alert_ms < 0)
       throw std::invalid_argument("the seq grace and the upstream alert time must be >= 0");
-    calls_.short_abandon_s = cfg_.short_abandon_s;
-    calls_.service_level_s = cfg_.service_level_s;
     for (int64_t s : cfg_.horizons_s) {
       if (s <= 0) throw std::invalid_argument("horizons must be > 0 seconds");
       if (sliding_index(s) >= 0) throw std::invalid_argument("horizon listed twice");
@@ -347,7 +346,7 @@ class Engine {
     }
   }
 
-  void sync(Hall& h) { h.win.slide(now_pane_, today_start_pane_, calls_); }
+  void sync(Hall& h) { h.win.slide(now_pane_, today_start_pane_); }
 
   // Drops what no figure can need any more: ids and finished tickets, calls and
   // opinions older than both today and the longest horizon. Once a day, O(state).
@@ -500,9 +499,22 @@ class Engine {
     });
   }
 
-  void record(Hall& h, int64_t ts, Contrib kind, double value, uint32_t staff, bool late) {
+  void record(Hall& h, int64_t ts, Contrib kind, int64_t value, uint32_t staff, bool late,
+              uint8_t flags = 0) {
     if (late) return;
-    h.win.record(Contribution{pane_of(ts), value, staff, kind}, calls_);
+    h.win.record(Contribution{pane_of(ts), value, staff, kind, flags});
+  }
+
+  // A call outcome carrying a duration in ms (seconds_to_ms); `flags` classify it.
+  void record_ms(Hall& h, const Event& e, Contrib kind, double ms, uint8_t flags, bool late) {
+    int64_t value;
+    if (ms < kExactMsCap) {
+      value = static_cast<int64_t>(ms);
+    } else {
+      std::memcpy(&value, &ms, sizeof value);
+      flags |= Contribution::Huge;
+    }
+    record(h, e.ts, kind, value, kNoStaff, late, flags);
   }
 
   // A duration from `from` to `to` (ms), recorded in the pane of `to` once both ends are
@@ -512,7 +524,7 @@ class Engine {
       ++diag_.rejected_events;
       return;
     }
-    record(h, to, kind, static_cast<double>(to - from), staff, late);
+    record(h, to, kind, to - from, staff, late);
   }
 
   void apply_ticket(Hall& h, const Event& e, bool late, uint32_t staff) {
@@ -633,17 +645,20 @@ class Engine {
         }
         return;
       }
+      // Service level and short abandons compare the seconds as given; sums add ms.
       case EventType::CallAnswered:
-        record(h, e.ts, Contrib::CallAnswered, e.hold_s, kNoStaff, late);
+        record_ms(h, e, Contrib::CallAnswered, e.hold_ms,
+                  e.hold_s <= cfg_.service_level_s ? Contribution::InServiceLevel : 0, late);
         break;
       case EventType::CallAbandoned:
-        record(h, e.ts, Contrib::CallAbandoned, e.hold_s, kNoStaff, late);
+        record(h, e.ts, Contrib::CallAbandoned, 0, kNoStaff, late,
+               e.hold_s >= cfg_.short_abandon_s ? Contribution::LongAbandon : 0);
         break;
       case EventType::CallTimeout:
-        record(h, e.ts, Contrib::CallTimeout, e.hold_s, kNoStaff, late);
+        record(h, e.ts, Contrib::CallTimeout, 0, kNoStaff, late);
         break;
       case EventType::CallCompleted:
-        record(h, e.ts, Contrib::CallCompleted, e.talk_s, kNoStaff, late);
+        record_ms(h, e, Contrib::CallCompleted, e.talk_ms, 0, late);
         break;
       case EventType::CallRated:
         record(h, e.ts, Contrib::CallRated, e.score, kNoStaff, late);
@@ -823,9 +838,9 @@ class Engine {
       case Kpi::ServiceLevel:
         return ratio(a.answered_in_sl, offered);
       case Kpi::AsaS:
-        return a.calls_answered ? a.hold_sum / static_cast<double>(a.calls_answered) : NAN;
+        return a.calls_answered ? a.hold.mean_s(a.calls_answered) : NAN;
       case Kpi::AhtS:
-        return a.calls_completed ? a.talk_sum / static_cast<double>(a.calls_completed) : NAN;
+        return a.calls_completed ? a.talk.mean_s(a.calls_completed) : NAN;
       case Kpi::CallRatings:
         return static_cast<double>(a.call_ratings);
       case Kpi::CallRatingMean:
@@ -1000,7 +1015,6 @@ class Engine {
   }
 
   Config cfg_;
-  CallRules calls_;
   std::vector<int64_t> sliding_s_, sliding_panes_;  // configured horizons first
   size_t outputs_ = 0;
   int est_index_ = -1;

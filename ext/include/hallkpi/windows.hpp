@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -25,10 +26,10 @@ enum class Contrib : uint8_t {
   NoShow,       // staff
   Cancelled,
   Rated,          // value: score, staff
-  CallAnswered,   // value: hold_s
-  CallAbandoned,  // value: hold_s
+  CallAnswered,   // value: hold in milliseconds; flag InServiceLevel
+  CallAbandoned,  // flag LongAbandon
   CallTimeout,
-  CallCompleted,  // value: talk_s
+  CallCompleted,  // value: talk in milliseconds
   CallRated,      // value: score
   OpinionSubmitted,
   OpinionResolved,
@@ -37,11 +38,57 @@ enum class Contrib : uint8_t {
 
 constexpr uint32_t kNoStaff = 0xFFFFFFFFu;
 
+// Every summed input is an integer (milliseconds, a count, a 1-5 score), so every sum is
+// an int64 and a figure divides once when read: a window that empties and refills
+// leaves no floating-point residue (-1.3e-14 where the answer is 0). hold_s and talk_s
+// arrive in seconds and are rounded to whole milliseconds at validation (seconds_to_ms
+// in event.hpp); a duration of kExactMsCap or more is kept as a double (flag Huge).
 struct Contribution {
+  enum : uint8_t {
+    InServiceLevel = 1,  // call.answered within service_level_s
+    LongAbandon = 2,     // call.abandoned after short_abandon_s or more
+    Huge = 4,            // value holds the bits of a double >= kExactMsCap (ms)
+  };
   int64_t pane;
-  double value;
+  int64_t value;
   uint32_t staff;
   Contrib kind;
+  uint8_t flags;
+
+  double huge_ms() const {
+    double d;
+    std::memcpy(&d, &value, sizeof d);
+    return d;
+  }
+};
+
+// An exact sum of milliseconds: int64 below kExactMsCap, the rare larger values listed.
+struct MsSum {
+  int64_t ms = 0;
+  std::vector<double> huge;
+
+  void add(const Contribution& c, int sign) {
+    if (!(c.flags & Contribution::Huge)) {
+      ms += sign * c.value;
+      return;
+    }
+    const double d = c.huge_ms();
+    if (sign > 0) {
+      huge.push_back(d);
+    } else {
+      auto it = std::find(huge.begin(), huge.end(), d);
+      if (it != huge.end()) {
+        *it = huge.back();
+        huge.pop_back();
+      }
+    }
+  }
+  // Mean in seconds over n values (n > 0): one division of the exact sum.
+  double mean_s(int64_t n) const {
+    double sum = static_cast<double>(ms);
+    for (double d : huge) sum += d;
+    return sum / static_cast<double>(n) / 1000.0;
+  }
 };
 
 struct Agg {
@@ -51,18 +98,12 @@ struct Agg {
           calls_abandoned = 0, calls_short_abandoned = 0, calls_timeout = 0, calls_completed = 0,
           call_ratings = 0, call_rating_sum = 0, opinions_submitted = 0, opinions_resolved = 0,
           alerts_fired = 0;
-  double hold_sum = 0, talk_sum = 0;
+  MsSum hold, talk;  // of call.answered, of call.completed
 };
 
 struct StaffAgg {
   int64_t served = 0, handle_n = 0, handle_sum_ms = 0, ratings = 0, rating_sum = 0,
           dissatisfied = 0, no_show = 0;
-};
-
-// Thresholds that decide how a call contribution counts.
-struct CallRules {
-  double short_abandon_s = 5;
-  double service_level_s = 20;
 };
 
 struct Horizon {
@@ -87,7 +128,7 @@ struct Horizon {
     wait_max_stale = false;
   }
 
-  void apply(const Contribution& c, int sign, const CallRules& rules) {
+  void apply(const Contribution& c, int sign) {
     Agg& a = agg;
     const int64_t s = sign;
     StaffAgg* st = c.staff == kNoStaff ? nullptr : &staff[c.staff];
@@ -100,13 +141,14 @@ struct Horizon {
         a.called_first += s;
         break;
       case Contrib::Wait: {
-        const auto ms = static_cast<int64_t>(c.value);
+        const int64_t ms = c.value;
         a.wait_n += s;
         a.wait_sum_ms += s * ms;
         wait.add(ms, static_cast<int32_t>(s));
+        const auto msd = static_cast<double>(ms);
         if (s > 0) {
-          if (!wait_max_stale && c.value > wait_max_ms) wait_max_ms = c.value;
-        } else if (c.value >= wait_max_ms) {
+          if (!wait_max_stale && msd > wait_max_ms) wait_max_ms = msd;
+        } else if (msd >= wait_max_ms) {
           wait_max_stale = true;
         }
         if (a.wait_n == 0) {
@@ -120,7 +162,7 @@ struct Horizon {
         if (st) st->served += s;
         break;
       case Contrib::Handle: {
-        const auto ms = static_cast<int64_t>(c.value);
+        const int64_t ms = c.value;
         a.handle_n += s;
         a.handle_sum_ms += s * ms;
         handle.add(ms, static_cast<int32_t>(s));
@@ -138,7 +180,7 @@ struct Horizon {
         a.cancelled += s;
         break;
       case Contrib::Rated: {
-        const auto score = static_cast<int64_t>(c.value);
+        const int64_t score = c.value;
         a.ratings += s;
         a.rating_sum += s * score;
         if (score == 5) a.very_satisfied += s;
@@ -152,12 +194,11 @@ struct Horizon {
       }
       case Contrib::CallAnswered:
         a.calls_answered += s;
-        a.hold_sum += static_cast<double>(s) * c.value;
-        if (c.value <= rules.service_level_s) a.answered_in_sl += s;
-        if (a.calls_answered == 0) a.hold_sum = 0;  // no drift left behind by removals
+        a.hold.add(c, sign);
+        if (c.flags & Contribution::InServiceLevel) a.answered_in_sl += s;
         break;
       case Contrib::CallAbandoned:
-        if (c.value >= rules.short_abandon_s)
+        if (c.flags & Contribution::LongAbandon)
           a.calls_abandoned += s;
         else
           a.calls_short_abandoned += s;
@@ -167,12 +208,11 @@ struct Horizon {
         break;
       case Contrib::CallCompleted:
         a.calls_completed += s;
-        a.talk_sum += static_cast<double>(s) * c.value;
-        if (a.calls_completed == 0) a.talk_sum = 0;
+        a.talk.add(c, sign);
         break;
       case Contrib::CallRated:
         a.call_ratings += s;
-        a.call_rating_sum += s * static_cast<int64_t>(c.value);
+        a.call_rating_sum += s * c.value;
         break;
       case Contrib::OpinionSubmitted:
         a.opinions_submitted += s;
@@ -239,7 +279,7 @@ class HallWindows {
 
   // Moves every horizon to the pane `now_pane`; `today_start` is the pane of local
   // midnight of now's day (a new value resets `today`).
-  void slide(int64_t now_pane, int64_t today_start, const CallRules& rules) {
+  void slide(int64_t now_pane, int64_t today_start) {
     if (today_start != today_.start_pane) {
       today_.reset();
       today_.start_pane = today_start;
@@ -249,8 +289,7 @@ class HallWindows {
     size_t trim = log_.size();
     for (auto& h : sliding_) {
       h.start_pane = now_pane - h.panes + 1;
-      while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane)
-        h.apply(log_[h.pos++], -1, rules);
+      while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane) h.apply(log_[h.pos++], -1);
       trim = std::min(trim, h.pos);
     }
     if (sliding_.empty()) trim = log_.size();
@@ -261,7 +300,7 @@ class HallWindows {
   }
 
   // Records a contribution in pane `c.pane` (at most the current pane).
-  void record(const Contribution& c, const CallRules& rules) {
+  void record(const Contribution& c) {
     if (!sliding_.empty() && c.pane > now_pane_ - longest_) {
       size_t idx;
       if (log_.empty() || log_.back().pane <= c.pane) {
@@ -273,12 +312,12 @@ class HallWindows {
       }
       for (auto& h : sliding_) {
         if (c.pane >= h.start_pane)
-          h.apply(c, +1, rules);
+          h.apply(c, +1);
         else if (idx <= h.pos)
           ++h.pos;
       }
     }
-    if (c.pane >= today_.start_pane) today_.apply(c, +1, rules);
+    if (c.pane >= today_.start_pane) today_.apply(c, +1);
   }
 
   void add_staff() {
@@ -302,7 +341,7 @@ class HallWindows {
     if (h.wait_max_stale && &h != &today_) {
       double m = -1;
       for (size_t i = h.pos; i < log_.size(); ++i)
-        if (log_[i].kind == Contrib::Wait) m = std::max(m, log_[i].value);
+        if (log_[i].kind == Contrib::Wait) m = std::max(m, static_cast<double>(log_[i].value));
       h.wait_max_ms = m;
       h.wait_max_stale = false;
     }
