@@ -23,6 +23,8 @@
 #include "hallkpi/event.hpp"
 #include "hallkpi/flat_map.hpp"
 #include "hallkpi/hall.hpp"
+#include "hallkpi/id_set.hpp"
+#include "hallkpi/inputs.hpp"
 #include "hallkpi/json.hpp"
 #include "hallkpi/kpi.hpp"
 #include "hallkpi/producers.hpp"
@@ -248,6 +250,7 @@ class Engine {
     Kpi guard_kpi;
     int guard_horizon;
     double guard_min;
+    uint32_t inputs;  // inputs_of(kpi) | inputs_of(guard_kpi)
   };
   static constexpr int kGauge = -1;
   static constexpr int kToday = -2;
@@ -311,6 +314,8 @@ class Engine {
       c.guard_horizon = horizon_ref(r.guard_horizon, c.guard_kpi, r.name);
       c.guard_min = r.guard_min;
     }
+    c.inputs = inputs_of(c.kpi) | (c.guard ? inputs_of(c.guard_kpi) : 0);
+    relevant_ |= c.inputs;
     return c;
   }
 
@@ -351,12 +356,19 @@ class Engine {
   // Drops what no figure can need any more: ids and finished tickets, calls and
   // opinions older than both today and the longest horizon. Once a day, O(state).
   void forget_old() {
-    int64_t cutoff = std::min(midnight_ms_, now_ - longest_ms_) - cfg_.pane_ms;
-    int64_t cutoff_min = floor_div(cutoff, 60000) - 1;
-    ids_.erase_if(
-        [&](uint64_t, uint32_t minute) { return static_cast<int64_t>(minute) < cutoff_min; });
-    for (auto& hp : halls_) {
-      Hall& h = *hp;
+    const int64_t cutoff = std::min(midnight_ms_, now_ - longest_ms_) - cfg_.pane_ms;
+    // The halls forget one per push (forget_next), so no push pays for them all.
+    forget_cutoff_ = cutoff;
+    forget_queue_.clear();
+    for (size_t i = halls_.size(); i-- > 0;) forget_queue_.push_back(static_cast<uint32_t>(i));
+  }
+
+  void forget_next() {
+    if (forget_queue_.empty()) return;
+    const int64_t cutoff = forget_cutoff_;
+    Hall& h = *halls_[forget_queue_.back()];
+    forget_queue_.pop_back();
+    {
       h.tickets.erase_if([&](uint64_t, const Ticket& t) {
         // Tickets never issued stay: an issue may still attach to them (and their
         // orphan events and durations depend on it).
@@ -370,6 +382,7 @@ class Engine {
       h.tickets.for_each([&](uint64_t key, const Ticket& t) {
         if (t.waiting()) h.waiting_queue.push({t.issued_ts, key});
       });
+      h.oldest_waiting = h.oldest_call = kUnknown;
       h.call_queue = OldestFirst();
       h.calls.for_each([&](uint64_t key, const CallState& c) {
         if (c.waiting()) h.call_queue.push({c.queued_ts, key});
@@ -417,12 +430,20 @@ class Engine {
   // --- applying events ---------------------------------------------------------------
 
   Outcome apply(const Event& e) {
-    auto [slot, fresh] = ids_.insert(hash_bytes(e.id));
-    if (!fresh) {
+    // Ids go to the generation of the local day of the clock after this event; all
+    // have a ts before that day's end, the next local midnight.
+    const int64_t clock = std::max(now_, e.ts);
+    const int64_t id_day = e.ts > now_ ? cfg_.timezone.local_day(e.ts) : day_;
+    if (!ids_.insert(hash_bytes(e.id), id_day, [&] {
+          return cfg_.timezone.midnight_of(cfg_.timezone.midnight_of(clock) + kDayMs + 3 * 3600000);
+        })) {
       ++diag_.duplicate_events;
       return Outcome::Duplicate;
     }
-    *slot = static_cast<uint32_t>(e.ts / 60000);
+    // An id must be known while its ts is today or within the longest horizon.
+    if (ids_.first_end() <= clock - longest_ms_ - cfg_.pane_ms)
+      ids_.drop_ended(clock - longest_ms_ - cfg_.pane_ms);
+    forget_next();
     Hall& h = hall_index(e.hall);
     const int64_t old_pane = now_pane_;
     if (e.ts > now_) set_now(e.ts);
@@ -451,10 +472,12 @@ class Engine {
       case EventType::WindowResumed:
       case EventType::WindowClosed:
         apply_window(h, e);
+        h.dirty |= kWindowInput;
         break;
       case EventType::OpinionSubmitted:
       case EventType::OpinionResolved:
         apply_opinion(h, e, late);
+        h.dirty |= kOpinionInput;
         break;
       case EventType::AgentState:
         apply_agent(h, e);
@@ -502,7 +525,9 @@ class Engine {
   void record(Hall& h, int64_t ts, Contrib kind, int64_t value, uint32_t staff, bool late,
               uint8_t flags = 0) {
     if (late) return;
-    h.win.record(Contribution{pane_of(ts), value, staff, kind, flags});
+    const uint16_t bucket =
+        kind == Contrib::Wait || kind == Contrib::Handle ? Histogram::bucket_of(value) : 0;
+    h.win.record(Contribution{pane_of(ts), value, staff, kind, flags, bucket});
   }
 
   // A call outcome carrying a duration in ms (seconds_to_ms); `flags` classify it.
@@ -601,8 +626,13 @@ class Engine {
     if (is_waiting != was_waiting) {
       h.waiting += is_waiting ? 1 : -1;
       if (is_waiting) h.waiting_queue.push({t.issued_ts, key});
+      h.oldest_waiting = kUnknown;
+      h.dirty |= kWaitingInput;
     }
-    if (is_serving != was_serving) h.serving += is_serving ? 1 : -1;
+    if (is_serving != was_serving) {
+      h.serving += is_serving ? 1 : -1;
+      h.dirty |= kServingInput;
+    }
   }
 
   void apply_window(Hall& h, const Event& e) {
@@ -624,6 +654,7 @@ class Engine {
     AgentRecord& a = *h.agents.insert(hash_bytes(e.agent)).first;
     if (e.ts < a.last_ts) return;
     a.last_ts = e.ts;
+    if (a.state != e.state) h.dirty |= kAgentInput;
     --h.agents_in[static_cast<int>(a.state)];
     a.state = e.state;
     ++h.agents_in[static_cast<int>(a.state)];
@@ -641,6 +672,8 @@ class Engine {
           if (c.waiting()) {
             ++h.calls_waiting;
             h.call_queue.push({e.ts, key});
+            h.oldest_call = kUnknown;
+            h.dirty |= kCallInput;
           }
         }
         return;
@@ -669,7 +702,11 @@ class Engine {
     CallState& c = *h.calls.insert(key).first;
     c.last_ts = std::max(c.last_ts, e.ts);
     if (!(c.flags & CallState::Resolved)) {
-      if (c.waiting()) --h.calls_waiting;
+      if (c.waiting()) {
+        --h.calls_waiting;
+        h.oldest_call = kUnknown;
+        h.dirty |= kCallInput;
+      }
       c.flags |= CallState::Resolved;
     }
   }
@@ -714,6 +751,20 @@ class Engine {
     return kNever;
   }
 
+  // Start of the oldest waiting ticket / call (kNever when none), cached in the hall
+  // until a ticket or call enters or leaves the waiting set.
+  int64_t oldest_waiting(Hall& h) {
+    if (h.oldest_waiting == kUnknown)
+      h.oldest_waiting =
+          oldest(h.waiting_queue, h.tickets, [](const Ticket& t) { return t.issued_ts; });
+    return h.oldest_waiting;
+  }
+  int64_t oldest_call(Hall& h) {
+    if (h.oldest_call == kUnknown)
+      h.oldest_call = oldest(h.call_queue, h.calls, [](const CallState& c) { return c.queued_ts; });
+    return h.oldest_call;
+  }
+
   double handle_mean_s(Horizon& hz) const {
     return hz.agg.handle_n ? static_cast<double>(hz.agg.handle_sum_ms) / hz.agg.handle_n / 1000.0
                            : NAN;
@@ -724,8 +775,7 @@ class Engine {
       case Kpi::Waiting:
         return static_cast<double>(h.waiting);
       case Kpi::LongestWaitS: {
-        int64_t ts =
-            oldest(h.waiting_queue, h.tickets, [](const Ticket& t) { return t.issued_ts; });
+        int64_t ts = oldest_waiting(h);
         return ts == kNever ? 0.0 : static_cast<double>(now_ - ts) / 1000.0;
       }
       case Kpi::Serving:
@@ -756,7 +806,7 @@ class Engine {
       case Kpi::CallsWaiting:
         return static_cast<double>(h.calls_waiting);
       case Kpi::LongestCallWaitS: {
-        int64_t ts = oldest(h.call_queue, h.calls, [](const CallState& c) { return c.queued_ts; });
+        int64_t ts = oldest_call(h);
         return ts == kNever ? 0.0 : static_cast<double>(now_ - ts) / 1000.0;
       }
       case Kpi::AgentsAvailable:
@@ -871,7 +921,7 @@ class Engine {
     const bool all = day_evaluated_ != day_;
     day_evaluated_ = day_;
     for (auto& hp : halls_)
-      if (all || hp.get() == touched || hp->wake_pane <= now_pane_) evaluate(*hp);
+      if (all || hp.get() == touched || hp->wake_pane <= now_pane_) evaluate(*hp, all);
   }
 
   // Which inputs can change a rule's outcome with time alone; see plan_wakes().
@@ -926,13 +976,9 @@ class Engine {
     if (wake_.every_pane) wake = now_pane_ + 1;
     for (size_t i : wake_.sliding) wake = std::min(wake, h.win.next_expiry(i));
     if (!wake_.wait_levels.empty())
-      wake = std::min(wake, crossing_pane(oldest(h.waiting_queue, h.tickets,
-                                                 [](const Ticket& t) { return t.issued_ts; }),
-                                          wake_.wait_levels));
+      wake = std::min(wake, crossing_pane(oldest_waiting(h), wake_.wait_levels));
     if (!wake_.call_levels.empty())
-      wake = std::min(wake, crossing_pane(oldest(h.call_queue, h.calls,
-                                                 [](const CallState& c) { return c.queued_ts; }),
-                                          wake_.call_levels));
+      wake = std::min(wake, crossing_pane(oldest_call(h), wake_.call_levels));
     if (wake_.overdue) {
       const int64_t sla_ms = cfg_.opinion_sla_s * 1000;
       auto it = std::lower_bound(h.open_opinions.begin(), h.open_opinions.end(), now_ - sla_ms);
@@ -944,15 +990,23 @@ class Engine {
     h.wake_pane = wake;
   }
 
-  void evaluate(Hall& h) {
+  // Evaluates the rules of `h` whose inputs changed since its last evaluation; all of
+  // them when a wake is due (or `force`). A rule none of whose inputs changed, and for
+  // which no time-driven change is due, would give the same outcome: it is skipped.
+  void evaluate(Hall& h, bool force = false) {
     if (rules_.empty()) {
       h.wake_pane = std::numeric_limits<int64_t>::max();
       return;
     }
     sync(h);
+    const uint32_t dirty = h.dirty | h.win.take_changed();
+    h.dirty = 0;
+    const bool due = force || h.wake_pane <= now_pane_;
+    if (!due && !(dirty & relevant_)) return;
     const size_t changes_before = changes_.size() + static_cast<size_t>(diag_.alerts_dropped);
     for (size_t i = 0; i < rules_.size(); ++i) {
       const CompiledRule& r = rules_[i];
+      if (!due && !(dirty & r.inputs)) continue;
       const double v = value_of(h, r.kpi, r.horizon);
       bool guard_ok = true;
       if (r.guard) {
@@ -1021,12 +1075,15 @@ class Engine {
   int64_t longest_out_panes_ = 0;
   int64_t longest_ms_ = 0;
   std::vector<CompiledRule> rules_;
+  uint32_t relevant_ = 0;  // inputs read by some rule
   WakePlan wake_;
   int64_t day_evaluated_ = kNever;
 
   NameTable hall_names_;
   std::vector<std::unique_ptr<Hall>> halls_;
-  HashMap64<uint32_t> ids_{1024};  // id hash -> minute of the event's ts
+  IdSet ids_;                           // hashes of the ids seen, by local day of arrival
+  std::vector<uint32_t> forget_queue_;  // halls still to forget their old state (a stack)
+  int64_t forget_cutoff_ = 0;
 
   int64_t now_ = 0, now_pane_ = 0, day_ = kNever, midnight_ms_ = 0, today_start_pane_ = 0;
   Diagnostics diag_;

@@ -19,6 +19,7 @@
 namespace hallkpi {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+constexpr int64_t kUnknown = std::numeric_limits<int64_t>::max();  // a cache not filled
 
 struct Ticket {
   enum : uint8_t {
@@ -104,6 +105,8 @@ struct Hall {
   // Earliest pane at which an alert rule could change state with no new event of this
   // hall (a window expiring, a pending period ending, a waiting time crossing a threshold).
   int64_t wake_pane = std::numeric_limits<int64_t>::min();
+  uint32_t dirty = ~0u;  // inputs (inputs.hpp) changed since the last evaluation
+  int64_t oldest_waiting = kUnknown, oldest_call = kUnknown;  // see Engine::oldest_waiting
 };
 
 }  // namespace hallkpi

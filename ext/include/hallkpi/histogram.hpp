@@ -59,9 +59,19 @@ class Histogram {
  public:
   Histogram() : tree_(DurationBuckets::get().count() + 1, 0) {}
 
-  void add(int64_t ms, int32_t delta) {
+  void add(int64_t ms, int32_t delta) { add(ms, delta, bucket_of(ms)); }
+
+  // The bucket of a duration, or kLongBucket for one listed apart: computed once per
+  // contribution and reused by every horizon it enters and leaves.
+  static constexpr uint16_t kLongBucket = 0xFFFF;
+  static uint16_t bucket_of(int64_t ms) {
+    return ms >= DurationBuckets::kCapMs ? kLongBucket
+                                         : static_cast<uint16_t>(DurationBuckets::get().index(ms));
+  }
+
+  void add(int64_t ms, int32_t delta, uint16_t bucket) {
     total_ += delta;
-    if (ms >= DurationBuckets::kCapMs) {
+    if (bucket == kLongBucket) {
       auto it = std::lower_bound(long_.begin(), long_.end(), ms);
       if (delta > 0)
         long_.insert(it, ms);
@@ -71,7 +81,7 @@ class Histogram {
     }
     int n = static_cast<int>(tree_.size()) - 1;
     bucketed_ += delta;
-    for (int i = DurationBuckets::get().index(ms) + 1; i <= n; i += i & -i) tree_[i] += delta;
+    for (int i = bucket + 1; i <= n; i += i & -i) tree_[i] += delta;
   }
   int64_t total() const { return total_; }
   void clear() {

@@ -54,6 +54,7 @@ struct Contribution {
   uint32_t staff;
   Contrib kind;
   uint8_t flags;
+  uint16_t bucket;  // Histogram bucket of a Wait or Handle value (Histogram::bucket_of)
 
   double huge_ms() const {
     double d;
@@ -144,7 +145,7 @@ struct Horizon {
         const int64_t ms = c.value;
         a.wait_n += s;
         a.wait_sum_ms += s * ms;
-        wait.add(ms, static_cast<int32_t>(s));
+        wait.add(ms, static_cast<int32_t>(s), c.bucket);
         const auto msd = static_cast<double>(ms);
         if (s > 0) {
           if (!wait_max_stale && msd > wait_max_ms) wait_max_ms = msd;
@@ -165,7 +166,7 @@ struct Horizon {
         const int64_t ms = c.value;
         a.handle_n += s;
         a.handle_sum_ms += s * ms;
-        handle.add(ms, static_cast<int32_t>(s));
+        handle.add(ms, static_cast<int32_t>(s), c.bucket);
         if (st) {
           st->handle_n += s;
           st->handle_sum_ms += s * ms;
@@ -283,13 +284,17 @@ class HallWindows {
     if (today_start != today_.start_pane) {
       today_.reset();
       today_.start_pane = today_start;
+      changed_ = ~0u;
     }
     if (now_pane == now_pane_) return;
     now_pane_ = now_pane;
     size_t trim = log_.size();
     for (auto& h : sliding_) {
       h.start_pane = now_pane - h.panes + 1;
-      while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane) h.apply(log_[h.pos++], -1);
+      while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane) {
+        changed_ |= 1u << static_cast<unsigned>(log_[h.pos].kind);
+        h.apply(log_[h.pos++], -1);
+      }
       trim = std::min(trim, h.pos);
     }
     if (sliding_.empty()) trim = log_.size();
@@ -301,6 +306,7 @@ class HallWindows {
 
   // Records a contribution in pane `c.pane` (at most the current pane).
   void record(const Contribution& c) {
+    changed_ |= 1u << static_cast<unsigned>(c.kind);
     if (!sliding_.empty() && c.pane > now_pane_ - longest_) {
       size_t idx;
       if (log_.empty() || log_.back().pane <= c.pane) {
@@ -326,6 +332,14 @@ class HallWindows {
   }
 
   size_t sliding_count() const { return sliding_.size(); }
+
+  // Kinds of contribution (bits 1 << kind) recorded or expired since the last call;
+  // all bits after `today` was reset.
+  uint32_t take_changed() {
+    const uint32_t c = changed_;
+    changed_ = 0;
+    return c;
+  }
 
   // The pane from which sliding horizon i loses its oldest contribution, or INT64_MAX.
   int64_t next_expiry(size_t i) const {
@@ -364,6 +378,7 @@ class HallWindows {
   ContributionLog log_;
   int64_t longest_ = 0;
   int64_t now_pane_ = std::numeric_limits<int64_t>::min();
+  uint32_t changed_ = ~0u;
 };
 
 }  // namespace hallkpi
