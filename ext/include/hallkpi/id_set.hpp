@@ -40,6 +40,12 @@ class IdSet {
     return true;
   }
 
+  // Starts loading the slot where `key` would be found in the newest table, so that the
+  // cache miss of insert() overlaps the caller's work in between (validation).
+  void prefetch(uint64_t key) const {
+    if (!gens_.empty()) gens_.back()->table.prefetch(key);
+  }
+
   // Drops the generations whose end is at or before `before_ms` (oldest first).
   void drop_ended(int64_t before_ms) {
     size_t drop = 0;
@@ -91,6 +97,9 @@ class IdSet {
     size_t capacity() const { return cap_; }
     size_t size() const { return size_; }
     uint64_t at(size_t i) const { return keys_[i]; }
+    void prefetch(uint64_t key) const {
+      if (cap_) __builtin_prefetch(keys_ + home(key));
+    }
 
     bool contains(uint64_t key) const {
       if (!cap_) return false;
