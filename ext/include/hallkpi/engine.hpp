@@ -194,7 +194,7 @@ class Engine {
   double staff_value(size_t hall, size_t output, size_t s, Kpi k) {
     Hall& h = *halls_[hall];
     sync(h);
-    const StaffAgg& a = output_horizon(h, output).staff[s];
+    const StaffAgg a = output_horizon(h, output).staff(s);
     switch (k) {
       case Kpi::StaffServed:
         return static_cast<double>(a.served);
@@ -855,9 +855,9 @@ class Engine {
       case Kpi::WaitMeanS:
         return a.wait_n ? static_cast<double>(a.wait_sum_ms) / a.wait_n / 1000.0 : NAN;
       case Kpi::WaitP50S:
-        return a.wait_n ? hz.wait.percentile_s(1, 2) : NAN;
+        return a.wait_n ? hz.wait_percentile_s(1, 2) : NAN;
       case Kpi::WaitP90S:
-        return a.wait_n ? hz.wait.percentile_s(9, 10) : NAN;
+        return a.wait_n ? hz.wait_percentile_s(9, 10) : NAN;
       case Kpi::WaitMaxS: {
         double m = h.win.wait_max_ms(hz);
         return m < 0 ? NAN : m / 1000.0;
@@ -873,7 +873,7 @@ class Engine {
       case Kpi::HandleMeanS:
         return handle_mean_s(hz);
       case Kpi::HandleP90S:
-        return a.handle_n ? hz.handle.percentile_s(9, 10) : NAN;
+        return a.handle_n ? hz.handle_percentile_s(9, 10) : NAN;
       case Kpi::NoShow:
         return static_cast<double>(a.no_show);
       case Kpi::Cancelled:

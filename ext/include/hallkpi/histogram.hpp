@@ -55,10 +55,76 @@ class DurationBuckets {
   double log_r_;
 };
 
+// Counts per bucket in a Fenwick tree of unsigned 32-bit cells. Cells wrap modulo 2^32,
+// so the difference of two trees (everything recorded minus what has left a horizon)
+// is exact while the counts it stands for stay below 2^32.
+class BucketCounts {
+ public:
+  BucketCounts() : tree_(DurationBuckets::get().count() + 1, 0) {}
+
+  void add(uint16_t bucket, int32_t delta) {
+    const int n = static_cast<int>(tree_.size()) - 1;
+    const auto d = static_cast<uint32_t>(delta);
+    total_ += delta;
+    for (int i = bucket + 1; i <= n; i += i & -i) tree_[i] += d;
+  }
+  int64_t total() const { return total_; }
+  void clear() {
+    std::fill(tree_.begin(), tree_.end(), 0u);
+    total_ = 0;
+  }
+
+  // 0-based bucket holding the k-th smallest count of `a - b` (b nullptr: of a),
+  // 1 <= k <= a.total() - b.total().
+  static int kth(const BucketCounts& a, const BucketCounts* b, int64_t k) {
+    const int n = static_cast<int>(a.tree_.size()) - 1;
+    int pos = 0;
+    int step = 1;
+    while (step * 2 <= n) step *= 2;
+    int64_t rem = k;
+    for (; step > 0; step /= 2) {
+      if (pos + step > n) continue;
+      uint32_t c = a.tree_[pos + step];
+      if (b) c -= b->tree_[pos + step];
+      if (static_cast<int64_t>(c) < rem) {
+        pos += step;
+        rem -= c;
+      }
+    }
+    return pos;
+  }
+
+  size_t memory_bytes() const { return tree_.capacity() * sizeof(uint32_t); }
+
+ private:
+  std::vector<uint32_t> tree_;
+  int64_t total_ = 0;
+};
+
+// The value at nearest rank ceil(num/den * n) of n = bucketed + long_ms.size() values:
+// the bucketed ones (a - b) first, then the sorted long ones.
+inline double percentile_s(const BucketCounts& a, const BucketCounts* b,
+                           const std::vector<int64_t>& long_ms, int64_t num, int64_t den) {
+  const int64_t bucketed = a.total() - (b ? b->total() : 0);
+  const int64_t n = bucketed + static_cast<int64_t>(long_ms.size());
+  int64_t k = (num * n + den - 1) / den;
+  if (k < 1) k = 1;
+  if (k > bucketed)
+    return static_cast<double>(long_ms[static_cast<size_t>(k - bucketed - 1)]) / 1000.0;
+  return DurationBuckets::get().midpoint_s(BucketCounts::kth(a, b, k));
+}
+
+// A sorted list of the rare durations of kCapMs or more, kept apart from the buckets.
+inline void add_long(std::vector<int64_t>& long_ms, int64_t ms, int32_t delta) {
+  auto it = std::lower_bound(long_ms.begin(), long_ms.end(), ms);
+  if (delta > 0)
+    long_ms.insert(it, ms);
+  else if (it != long_ms.end() && *it == ms)
+    long_ms.erase(it);
+}
+
 class Histogram {
  public:
-  Histogram() : tree_(DurationBuckets::get().count() + 1, 0) {}
-
   void add(int64_t ms, int32_t delta) { add(ms, delta, bucket_of(ms)); }
 
   // The bucket of a duration, or kLongBucket for one listed apart: computed once per
@@ -70,59 +136,29 @@ class Histogram {
   }
 
   void add(int64_t ms, int32_t delta, uint16_t bucket) {
-    total_ += delta;
-    if (bucket == kLongBucket) {
-      auto it = std::lower_bound(long_.begin(), long_.end(), ms);
-      if (delta > 0)
-        long_.insert(it, ms);
-      else if (it != long_.end() && *it == ms)
-        long_.erase(it);
-      return;
-    }
-    int n = static_cast<int>(tree_.size()) - 1;
-    bucketed_ += delta;
-    for (int i = bucket + 1; i <= n; i += i & -i) tree_[i] += delta;
+    if (bucket == kLongBucket)
+      add_long(long_, ms, delta);
+    else
+      counts_.add(bucket, delta);
   }
-  int64_t total() const { return total_; }
+  int64_t total() const { return counts_.total() + static_cast<int64_t>(long_.size()); }
   void clear() {
-    std::fill(tree_.begin(), tree_.end(), 0);
+    counts_.clear();
     long_.clear();
-    total_ = bucketed_ = 0;
-  }
-
-  // Midpoint (seconds) of the bucket holding the k-th smallest value, 1 <= k <= total.
-  double kth_s(int64_t k) const {
-    if (k > bucketed_)
-      return static_cast<double>(long_[static_cast<size_t>(k - bucketed_ - 1)]) / 1000.0;
-    int n = static_cast<int>(tree_.size()) - 1;
-    int pos = 0;
-    int step = 1;
-    while (step * 2 <= n) step *= 2;
-    int64_t rem = k;
-    for (; step > 0; step /= 2) {
-      if (pos + step <= n && tree_[pos + step] < rem) {
-        pos += step;
-        rem -= tree_[pos];
-      }
-    }
-    return DurationBuckets::get().midpoint_s(pos);  // bucket index pos (0-based)
   }
 
   // Nearest-rank percentile with rank ceil(num/den * n), exact integer arithmetic.
   double percentile_s(int64_t num, int64_t den) const {
-    int64_t k = (num * total_ + den - 1) / den;
-    if (k < 1) k = 1;
-    return kth_s(k);
+    return hallkpi::percentile_s(counts_, nullptr, long_, num, den);
   }
 
   size_t memory_bytes() const {
-    return tree_.capacity() * sizeof(int32_t) + long_.capacity() * sizeof(int64_t);
+    return counts_.memory_bytes() + long_.capacity() * sizeof(int64_t);
   }
 
  private:
-  std::vector<int32_t> tree_;
+  BucketCounts counts_;
   std::vector<int64_t> long_;  // durations >= kCapMs, sorted
-  int64_t total_ = 0, bucketed_ = 0;
 };
 
 }  // namespace hallkpi

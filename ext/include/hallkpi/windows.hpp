@@ -1,9 +1,10 @@
 // Windowed figures of one hall. Every countable thing an event contributes (an issue,
-// a wait, a rating...) is a Contribution in a pane. Sliding horizons keep running
-// aggregates over a pane-sorted log: a contribution is added when recorded inside a
-// horizon and subtracted when the horizon slides past its pane, so a snapshot reads
-// sums, counts and histograms without scanning. `today` only grows during a day and is
-// reset at local midnight, so it needs no log.
+// a wait, a rating...) is a Contribution in a pane. The hall keeps one running total of
+// everything recorded; each horizon keeps the total of what has left it (a sliding
+// horizon: the contributions of the pane-sorted log it slid past; `today`: everything
+// before local midnight), and reads the difference. So a contribution costs one add when
+// recorded, independent of the number of horizons, and one per sliding horizon it
+// leaves; a snapshot reads sums, counts and histograms without scanning.
 #pragma once
 
 #include <algorithm>
@@ -73,7 +74,9 @@ struct MsSum {
       ms += sign * c.value;
       return;
     }
-    const double d = c.huge_ms();
+    add_huge(huge, c.huge_ms(), sign);
+  }
+  static void add_huge(std::vector<double>& huge, double d, int sign) {
     if (sign > 0) {
       huge.push_back(d);
     } else {
@@ -92,13 +95,18 @@ struct MsSum {
   }
 };
 
+#define HALLKPI_AGG_COUNTS(X)                                                               \
+  X(issued)                                                                                 \
+  X(wechat) X(called_first) X(wait_n) X(wait_sum_ms) X(served) X(handle_n) X(handle_sum_ms) \
+      X(no_show) X(cancelled) X(ratings) X(rating_sum) X(very_satisfied) X(dissatisfied)    \
+          X(calls_answered) X(answered_in_sl) X(calls_abandoned) X(calls_short_abandoned)   \
+              X(calls_timeout) X(calls_completed) X(call_ratings) X(call_rating_sum)        \
+                  X(opinions_submitted) X(opinions_resolved) X(alerts_fired)
+
 struct Agg {
-  int64_t issued = 0, wechat = 0, called_first = 0, wait_n = 0, wait_sum_ms = 0, served = 0,
-          handle_n = 0, handle_sum_ms = 0, no_show = 0, cancelled = 0, ratings = 0, rating_sum = 0,
-          very_satisfied = 0, dissatisfied = 0, calls_answered = 0, answered_in_sl = 0,
-          calls_abandoned = 0, calls_short_abandoned = 0, calls_timeout = 0, calls_completed = 0,
-          call_ratings = 0, call_rating_sum = 0, opinions_submitted = 0, opinions_resolved = 0,
-          alerts_fired = 0;
+#define HALLKPI_FIELD(f) int64_t f = 0;
+  HALLKPI_AGG_COUNTS(HALLKPI_FIELD)
+#undef HALLKPI_FIELD
   MsSum hold, talk;  // of call.answered, of call.completed
 };
 
@@ -107,27 +115,14 @@ struct StaffAgg {
           dissatisfied = 0, no_show = 0;
 };
 
-struct Horizon {
-  int64_t seconds = 0;  // 0 for today
-  int64_t panes = 0;    // panes covered (sliding horizons)
-  int64_t start_pane = std::numeric_limits<int64_t>::min();
-  size_t pos = 0;  // first log entry inside (sliding horizons)
+// Integer aggregates of a set of contributions: every count and sum, the bucket counts
+// of waits and handles, per staff. The rare durations of 2^31 ms or more (a Huge hold or
+// talk, a wait or handle in Histogram::kLongBucket) are counted here but their values
+// are kept exactly by each horizon (Horizon::hold_huge ...), not summed.
+struct Tally {
   Agg agg;
-  Histogram wait, handle;
+  BucketCounts wait, handle;
   std::vector<StaffAgg> staff;
-  // Exact maximum wait: kept while only growing; a removal of the maximum marks it stale
-  // and the next read rescans the horizon's part of the log.
-  double wait_max_ms = -1;
-  bool wait_max_stale = false;
-
-  void reset() {
-    agg = Agg{};
-    wait.clear();
-    handle.clear();
-    for (auto& s : staff) s = StaffAgg{};
-    wait_max_ms = -1;
-    wait_max_stale = false;
-  }
 
   void apply(const Contribution& c, int sign) {
     Agg& a = agg;
@@ -141,38 +136,24 @@ struct Horizon {
       case Contrib::CalledFirst:
         a.called_first += s;
         break;
-      case Contrib::Wait: {
-        const int64_t ms = c.value;
+      case Contrib::Wait:
         a.wait_n += s;
-        a.wait_sum_ms += s * ms;
-        wait.add(ms, static_cast<int32_t>(s), c.bucket);
-        const auto msd = static_cast<double>(ms);
-        if (s > 0) {
-          if (!wait_max_stale && msd > wait_max_ms) wait_max_ms = msd;
-        } else if (msd >= wait_max_ms) {
-          wait_max_stale = true;
-        }
-        if (a.wait_n == 0) {
-          wait_max_ms = -1;
-          wait_max_stale = false;
-        }
+        a.wait_sum_ms += s * c.value;
+        if (c.bucket != Histogram::kLongBucket) wait.add(c.bucket, sign);
         break;
-      }
       case Contrib::Served:
         a.served += s;
         if (st) st->served += s;
         break;
-      case Contrib::Handle: {
-        const int64_t ms = c.value;
+      case Contrib::Handle:
         a.handle_n += s;
-        a.handle_sum_ms += s * ms;
-        handle.add(ms, static_cast<int32_t>(s), c.bucket);
+        a.handle_sum_ms += s * c.value;
+        if (c.bucket != Histogram::kLongBucket) handle.add(c.bucket, sign);
         if (st) {
           st->handle_n += s;
-          st->handle_sum_ms += s * ms;
+          st->handle_sum_ms += s * c.value;
         }
         break;
-      }
       case Contrib::NoShow:
         a.no_show += s;
         if (st) st->no_show += s;
@@ -195,7 +176,7 @@ struct Horizon {
       }
       case Contrib::CallAnswered:
         a.calls_answered += s;
-        a.hold.add(c, sign);
+        if (!(c.flags & Contribution::Huge)) a.hold.ms += s * c.value;
         if (c.flags & Contribution::InServiceLevel) a.answered_in_sl += s;
         break;
       case Contrib::CallAbandoned:
@@ -209,7 +190,7 @@ struct Horizon {
         break;
       case Contrib::CallCompleted:
         a.calls_completed += s;
-        a.talk.add(c, sign);
+        if (!(c.flags & Contribution::Huge)) a.talk.ms += s * c.value;
         break;
       case Contrib::CallRated:
         a.call_ratings += s;
@@ -225,6 +206,102 @@ struct Horizon {
         a.alerts_fired += s;
         break;
     }
+  }
+
+  size_t memory_bytes() const {
+    return wait.memory_bytes() + handle.memory_bytes() + staff.capacity() * sizeof(StaffAgg);
+  }
+};
+
+// One horizon, read as a difference: everything the hall recorded (HallWindows::cum_)
+// minus `gone`, what has left the horizon (for `today`: what was recorded before local
+// midnight). A contribution costs one Tally::apply when recorded, whatever the number
+// of horizons, and one per sliding horizon when it leaves. `agg` is built from the
+// difference when read (HallWindows::sliding, ::today), not kept per event.
+struct Horizon {
+  int64_t seconds = 0;  // 0 for today
+  int64_t panes = 0;    // panes covered (sliding horizons)
+  int64_t start_pane = std::numeric_limits<int64_t>::min();
+  size_t pos = 0;  // first log entry inside (sliding horizons)
+  Tally gone;
+  // Values of the rare long contributions inside, kept exactly (see Tally).
+  std::vector<double> hold_huge, talk_huge;
+  std::vector<int64_t> wait_long, handle_long;  // sorted
+  // Exact maximum wait: kept while only growing; a removal of the maximum marks it stale
+  // and the next read rescans the horizon's part of the log.
+  double wait_max_ms = -1;
+  bool wait_max_stale = false;
+
+  // The difference, valid after HallWindows::sliding(i) or ::today() returned this.
+  Agg agg;
+  const Tally* all = nullptr;
+  uint64_t agg_version = ~uint64_t{0};
+
+  double wait_percentile_s(int64_t num, int64_t den) const {
+    return percentile_s(all->wait, &gone.wait, wait_long, num, den);
+  }
+  double handle_percentile_s(int64_t num, int64_t den) const {
+    return percentile_s(all->handle, &gone.handle, handle_long, num, den);
+  }
+  StaffAgg staff(size_t s) const {
+    const StaffAgg& a = all->staff[s];
+    const StaffAgg& b = gone.staff[s];
+    return StaffAgg{
+        a.served - b.served,   a.handle_n - b.handle_n,     a.handle_sum_ms - b.handle_sum_ms,
+        a.ratings - b.ratings, a.rating_sum - b.rating_sum, a.dissatisfied - b.dissatisfied,
+        a.no_show - b.no_show};
+  }
+
+  void refresh(const Tally& cum, uint64_t version) {
+    all = &cum;
+    if (agg_version == version) return;
+    agg_version = version;
+#define HALLKPI_DIFF(f) agg.f = cum.agg.f - gone.agg.f;
+    HALLKPI_AGG_COUNTS(HALLKPI_DIFF)
+#undef HALLKPI_DIFF
+    agg.hold.ms = cum.agg.hold.ms - gone.agg.hold.ms;
+    agg.talk.ms = cum.agg.talk.ms - gone.agg.talk.ms;
+    agg.hold.huge = hold_huge;
+    agg.talk.huge = talk_huge;
+  }
+
+  // A contribution enters (+1) or leaves (-1) the horizon: the rare long values and the
+  // maximum wait; the counts are in the difference.
+  void track(const Contribution& c, int sign, int64_t waits_left) {
+    switch (c.kind) {
+      case Contrib::Wait: {
+        if (c.bucket == Histogram::kLongBucket) add_long(wait_long, c.value, sign);
+        const auto msd = static_cast<double>(c.value);
+        if (sign > 0) {
+          if (!wait_max_stale && msd > wait_max_ms) wait_max_ms = msd;
+        } else if (msd >= wait_max_ms) {
+          wait_max_stale = true;
+        }
+        if (waits_left == 0) {
+          wait_max_ms = -1;
+          wait_max_stale = false;
+        }
+        break;
+      }
+      case Contrib::Handle:
+        if (c.bucket == Histogram::kLongBucket) add_long(handle_long, c.value, sign);
+        break;
+      case Contrib::CallAnswered:
+      case Contrib::CallCompleted:
+        if (c.flags & Contribution::Huge)
+          MsSum::add_huge(c.kind == Contrib::CallAnswered ? hold_huge : talk_huge, c.huge_ms(),
+                          sign);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Only a few kinds need track().
+  static bool tracked(const Contribution& c) {
+    return c.kind == Contrib::Wait ||
+           (c.kind == Contrib::Handle && c.bucket == Histogram::kLongBucket) ||
+           (c.flags & Contribution::Huge);
   }
 };
 
@@ -279,12 +356,19 @@ class HallWindows {
   }
 
   // Moves every horizon to the pane `now_pane`; `today_start` is the pane of local
-  // midnight of now's day (a new value resets `today`).
+  // midnight of now's day (a new value resets `today`: what was recorded so far is gone).
   void slide(int64_t now_pane, int64_t today_start) {
     if (today_start != today_.start_pane) {
-      today_.reset();
+      today_.gone = cum_;
+      today_.hold_huge.clear();
+      today_.talk_huge.clear();
+      today_.wait_long.clear();
+      today_.handle_long.clear();
+      today_.wait_max_ms = -1;
+      today_.wait_max_stale = false;
       today_.start_pane = today_start;
       changed_ = ~0u;
+      ++version_;
     }
     if (now_pane == now_pane_) return;
     now_pane_ = now_pane;
@@ -292,8 +376,11 @@ class HallWindows {
     for (auto& h : sliding_) {
       h.start_pane = now_pane - h.panes + 1;
       while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane) {
-        changed_ |= 1u << static_cast<unsigned>(log_[h.pos].kind);
-        h.apply(log_[h.pos++], -1);
+        const Contribution& c = log_[h.pos++];
+        changed_ |= 1u << static_cast<unsigned>(c.kind);
+        h.gone.apply(c, +1);
+        if (Horizon::tracked(c)) h.track(c, -1, cum_.agg.wait_n - h.gone.agg.wait_n);
+        ++version_;
       }
       trim = std::min(trim, h.pos);
     }
@@ -307,28 +394,41 @@ class HallWindows {
   // Records a contribution in pane `c.pane` (at most the current pane).
   void record(const Contribution& c) {
     changed_ |= 1u << static_cast<unsigned>(c.kind);
-    if (!sliding_.empty() && c.pane > now_pane_ - longest_) {
-      size_t idx;
-      if (log_.empty() || log_.back().pane <= c.pane) {
-        idx = log_.size();
-        log_.push_back(c);
-      } else {
-        idx = log_.upper_bound(c.pane);
-        log_.insert(idx, c);
+    ++version_;
+    cum_.apply(c, +1);
+    const bool tracked = Horizon::tracked(c);
+    if (!sliding_.empty()) {
+      size_t idx = 0;
+      const bool logged = c.pane > now_pane_ - longest_;
+      if (logged) {
+        if (log_.empty() || log_.back().pane <= c.pane) {
+          idx = log_.size();
+          log_.push_back(c);
+        } else {
+          idx = log_.upper_bound(c.pane);
+          log_.insert(idx, c);
+        }
       }
       for (auto& h : sliding_) {
-        if (c.pane >= h.start_pane)
-          h.apply(c, +1);
-        else if (idx <= h.pos)
-          ++h.pos;
+        if (c.pane >= h.start_pane) {
+          if (tracked) h.track(c, +1, -1);
+        } else {
+          h.gone.apply(c, +1);  // already past this horizon: recorded and gone at once
+          if (logged && idx <= h.pos) ++h.pos;
+        }
       }
     }
-    if (c.pane >= today_.start_pane) today_.apply(c, +1);
+    if (c.pane >= today_.start_pane) {
+      if (tracked) today_.track(c, +1, -1);
+    } else {
+      today_.gone.apply(c, +1);
+    }
   }
 
   void add_staff() {
-    for (auto& h : sliding_) h.staff.emplace_back();
-    today_.staff.emplace_back();
+    cum_.staff.emplace_back();
+    for (auto& h : sliding_) h.gone.staff.emplace_back();
+    today_.gone.staff.emplace_back();
   }
 
   size_t sliding_count() const { return sliding_.size(); }
@@ -346,12 +446,19 @@ class HallWindows {
     const Horizon& h = sliding_[i];
     return h.pos < log_.size() ? log_[h.pos].pane + h.panes : std::numeric_limits<int64_t>::max();
   }
-  Horizon& sliding(size_t i) { return sliding_[i]; }
-  Horizon& today() { return today_; }
+  // A horizon to read (its `agg` brought up to date).
+  Horizon& sliding(size_t i) {
+    sliding_[i].refresh(cum_, version_);
+    return sliding_[i];
+  }
+  Horizon& today() {
+    today_.refresh(cum_, version_);
+    return today_;
+  }
 
   // Exact maximum wait (ms) of a horizon, or -1 when it holds none.
   double wait_max_ms(Horizon& h) {
-    if (h.agg.wait_n == 0) return -1;
+    if (cum_.agg.wait_n == h.gone.agg.wait_n) return -1;
     if (h.wait_max_stale && &h != &today_) {
       double m = -1;
       for (size_t i = h.pos; i < log_.size(); ++i)
@@ -363,22 +470,21 @@ class HallWindows {
   }
 
   size_t memory_bytes() const {
-    size_t n = log_.memory_bytes();
-    for (const auto& h : sliding_)
-      n += sizeof(Horizon) + h.wait.memory_bytes() + h.handle.memory_bytes() +
-           h.staff.capacity() * sizeof(StaffAgg);
-    n += sizeof(Horizon) + today_.wait.memory_bytes() + today_.handle.memory_bytes() +
-         today_.staff.capacity() * sizeof(StaffAgg);
+    size_t n = log_.memory_bytes() + cum_.memory_bytes();
+    for (const auto& h : sliding_) n += sizeof(Horizon) + h.gone.memory_bytes();
+    n += sizeof(Horizon) + today_.gone.memory_bytes();
     return n;
   }
 
  private:
+  Tally cum_;  // every contribution recorded
   std::vector<Horizon> sliding_;
   Horizon today_;
   ContributionLog log_;
   int64_t longest_ = 0;
   int64_t now_pane_ = std::numeric_limits<int64_t>::min();
   uint32_t changed_ = ~0u;
+  uint64_t version_ = 0;
 };
 
 }  // namespace hallkpi
