@@ -112,39 +112,58 @@ struct Horizon {
 };
 
 // Contributions sorted by pane: appends at the back (the usual case), removals at the
-// front, rare inserts near the back for reordered events. A vector with a moving head,
-// compacted when the dead prefix outgrows the live part (amortised O(1)).
+// front, rare inserts near the back for reordered events. A ring of a power-of-two
+// capacity sized for what the longest horizon holds: doubled when full, halved when an
+// eighth full, so a quiet hour does not keep the busy hour's memory (a vector with a
+// moving head kept up to twice the busiest hour's entries for the rest of the day).
 class ContributionLog {
  public:
-  size_t size() const { return buf_.size() - head_; }
-  bool empty() const { return size() == 0; }
-  const Contribution& operator[](size_t i) const { return buf_[head_ + i]; }
-  const Contribution& back() const { return buf_.back(); }
-  void push_back(const Contribution& c) { buf_.push_back(c); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const Contribution& operator[](size_t i) const { return buf_[(head_ + i) & mask()]; }
+  const Contribution& back() const { return (*this)[size_ - 1]; }
+  void push_back(const Contribution& c) {
+    if (size_ == buf_.size()) resize(buf_.empty() ? kMin : buf_.size() * 2);
+    buf_[(head_ + size_) & mask()] = c;
+    ++size_;
+  }
   void pop_front(size_t n) {
-    head_ += n;
-    if (head_ == buf_.size()) {
-      buf_.clear();
-      head_ = 0;
-    } else if (head_ >= 256 && head_ * 2 >= buf_.size()) {
-      buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
+    head_ = (head_ + n) & mask();
+    size_ -= n;
+    if (buf_.size() > kMin && size_ * 8 <= buf_.size()) resize(buf_.size() / 2);
   }
   // Index of the first entry with a pane greater than `pane`.
   size_t upper_bound(int64_t pane) const {
-    auto it = std::upper_bound(buf_.begin() + static_cast<std::ptrdiff_t>(head_), buf_.end(), pane,
-                               [](int64_t p, const Contribution& x) { return p < x.pane; });
-    return static_cast<size_t>(it - buf_.begin()) - head_;
+    size_t lo = 0, hi = size_;
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if ((*this)[mid].pane <= pane)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    return lo;
   }
   void insert(size_t i, const Contribution& c) {
-    buf_.insert(buf_.begin() + static_cast<std::ptrdiff_t>(head_ + i), c);
+    push_back(c);
+    for (size_t j = size_ - 1; j > i; --j) at(j) = at(j - 1);
+    at(i) = c;
   }
   size_t memory_bytes() const { return buf_.capacity() * sizeof(Contribution); }
 
  private:
+  static constexpr size_t kMin = 64;
+  size_t mask() const { return buf_.size() - 1; }
+  Contribution& at(size_t i) { return buf_[(head_ + i) & mask()]; }
+  void resize(size_t cap) {
+    std::vector<Contribution> next(cap);
+    for (size_t i = 0; i < size_; ++i) next[i] = (*this)[i];
+    buf_.swap(next);
+    head_ = 0;
+  }
+
   std::vector<Contribution> buf_;
-  size_t head_ = 0;
+  size_t head_ = 0, size_ = 0;
 };
 
 // The sliding horizons and `today` of one hall, over one contribution log.
