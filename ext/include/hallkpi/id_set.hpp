@@ -70,7 +70,7 @@ class IdSet {
   }
 
  private:
-  static constexpr size_t kMovesPerInsert = 8;
+  static constexpr size_t kMovesPerInsert = 32;
 
   // Open addressing with linear probing over keys only (0 = empty); never erases.
   class Table {
