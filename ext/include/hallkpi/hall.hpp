@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hallkpi/alerts.hpp"
+#include "hallkpi/dense_map.hpp"
 #include "hallkpi/event.hpp"
 #include "hallkpi/flat_map.hpp"
 #include "hallkpi/windows.hpp"
@@ -22,7 +23,7 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 constexpr int64_t kUnknown = std::numeric_limits<int64_t>::max();  // a cache not filled
 
 // A timestamp of a valid event (0 ..= kMaxTs < 2^48 ms) in 6 bytes: the ticket table is
-// the largest per-hall state (a slot of 44 bytes, was 56).
+// the largest per-hall state (a ticket of 36 bytes, was 48).
 struct Ts48 {
   uint16_t w[3] = {0, 0, 0};
   Ts48() = default;
@@ -108,7 +109,7 @@ struct Hall {
   std::string name;
   uint32_t index = 0;  // position in the engine's hall list
   NameTable staff;
-  HashMap64<Ticket> tickets{64};
+  DenseMap<Ticket> tickets{64};
   HashMap64<CallState> calls{16};
   HashMap64<WindowState> windows{16};
   HashMap64<AgentRecord> agents{16};

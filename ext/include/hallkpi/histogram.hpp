@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace hallkpi {
@@ -67,17 +68,42 @@ class BucketCounts {
   BucketCounts()
       : cells_(static_cast<size_t>(DurationBuckets::get().count()) +
                    static_cast<size_t>((DurationBuckets::get().count() + kBlock - 1) / kBlock),
-               0u) {}
+               0u) {
+    if (cells_.size() - static_cast<size_t>(blocks()) > 32)
+      throw std::logic_error("BucketCounts: more blocks than bits in used_");
+  }
+
+  BucketCounts(const BucketCounts&) = default;
+  // Copies only the blocks either side ever used: a horizon emptied overnight, or
+  // `today` at midnight, takes a copy of the running total, and most durations fall
+  // in a few blocks of the 21.
+  BucketCounts& operator=(const BucketCounts& o) {
+    if (this == &o) return *this;
+    const size_t n = static_cast<size_t>(blocks());
+    for (uint32_t m = used_ | o.used_; m; m &= m - 1) {
+      const auto b = static_cast<size_t>(__builtin_ctz(m));
+      const size_t from = b * kBlock, to = std::min(n, from + kBlock);
+      std::copy(o.cells_.begin() + static_cast<std::ptrdiff_t>(from),
+                o.cells_.begin() + static_cast<std::ptrdiff_t>(to),
+                cells_.begin() + static_cast<std::ptrdiff_t>(from));
+      cells_[n + b] = o.cells_[n + b];
+    }
+    used_ = o.used_;
+    total_ = o.total_;
+    return *this;
+  }
 
   void add(uint16_t bucket, int32_t delta) {
     const auto d = static_cast<uint32_t>(delta);
     total_ += delta;
+    used_ |= 1u << (bucket / kBlock);
     cells_[bucket] += d;
     cells_[blocks() + bucket / kBlock] += d;
   }
   int64_t total() const { return total_; }
   void clear() {
     std::fill(cells_.begin(), cells_.end(), 0u);
+    used_ = 0;
     total_ = 0;
   }
 
@@ -110,6 +136,7 @@ class BucketCounts {
  private:
   static int blocks() { return DurationBuckets::get().count(); }  // first block cell
   std::vector<uint32_t> cells_;  // the buckets, then the block sums
+  uint32_t used_ = 0;            // blocks ever added to (bit b: block b)
   int64_t total_ = 0;
 };
 

@@ -113,9 +113,9 @@ struct Horizon {
 
 // Contributions sorted by pane: appends at the back (the usual case), removals at the
 // front, rare inserts near the back for reordered events. A ring of a power-of-two
-// capacity sized for what the longest horizon holds: doubled when full, halved when an
-// eighth full, so a quiet hour does not keep the busy hour's memory (a vector with a
-// moving head kept up to twice the busiest hour's entries for the rest of the day).
+// capacity sized for what the longest horizon holds: doubled when full, cut to twice
+// the entries when an eighth full, so a quiet hour does not keep the busy hour's memory (a vector
+// with a moving head kept up to twice the busiest hour's entries for the rest of the day).
 class ContributionLog {
  public:
   size_t size() const { return size_; }
@@ -130,7 +130,11 @@ class ContributionLog {
   void pop_front(size_t n) {
     head_ = (head_ + n) & mask();
     size_ -= n;
-    if (buf_.size() > kMin && size_ * 8 <= buf_.size()) resize(buf_.size() / 2);
+    if (buf_.size() > kMin && size_ * 8 <= buf_.size()) {
+      size_t cap = kMin;  // straight to what fits twice over, one copy of few entries
+      while (cap < size_ * 2) cap *= 2;
+      resize(cap);
+    }
   }
   // Index of the first entry with a pane greater than `pane`.
   size_t upper_bound(int64_t pane) const {
@@ -200,6 +204,11 @@ class HallWindows {
     size_t trim = log_.size();
     for (auto& h : sliding_) {
       h.start_pane = now_pane - h.panes + 1;
+      if (log_.size() - h.pos > kBulk && log_.back().pane < h.start_pane) {
+        empty(h);
+        trim = std::min(trim, h.pos);
+        continue;
+      }
       while (h.pos < log_.size() && log_[h.pos].pane < h.start_pane) {
         const Contribution& c = log_[h.pos++];
         changed_ |= 1u << static_cast<unsigned>(c.kind);
@@ -248,6 +257,24 @@ class HallWindows {
     } else {
       today_.gone.apply(c, +1);
     }
+  }
+
+  // The horizon slid past every logged contribution (a hall quiet for longer than the
+  // horizon, typically overnight): it holds nothing, so what is gone is everything
+  // recorded. One copy of the running total instead of one apply per contribution,
+  // so the first push of a day, which wakes every hall, stays short.
+  void empty(Horizon& h) {
+    h.pos = log_.size();
+    changed_ = ~0u;  // as for a new day: every rule of the hall looks again (same inputs,
+                     // same outcome for the rules whose kinds did not leave)
+    h.gone = cum_;
+    h.hold_huge.clear();
+    h.talk_huge.clear();
+    h.wait_long.clear();
+    h.handle_long.clear();
+    h.wait_max_ms = -1;
+    h.wait_max_stale = false;
+    ++version_;
   }
 
   void add_staff() {
@@ -302,7 +329,8 @@ class HallWindows {
   }
 
  private:
-  Tally cum_;  // every contribution recorded
+  static constexpr size_t kBulk = 64;  // evictions above which empty() is cheaper
+  Tally cum_;                          // every contribution recorded
   std::vector<Horizon> sliding_;
   Horizon today_;
   ContributionLog log_;
