@@ -795,8 +795,9 @@ class Engine {
   }
 
   double handle_mean_s(Horizon& hz) const {
-    return hz.agg.handle_n ? static_cast<double>(hz.agg.handle_sum_ms) / hz.agg.handle_n / 1000.0
-                           : NAN;
+    const int64_t n = hz.count(&Agg::handle_n);
+    return n ? static_cast<double>(hz.count(&Agg::handle_sum_ms)) / static_cast<double>(n) / 1000.0
+             : NAN;
   }
 
   double gauge_value(Hall& h, Kpi k) {
@@ -857,79 +858,83 @@ class Engine {
   }
 
   double windowed_value(Hall& h, Horizon& hz, Kpi k, bool today) {
-    const Agg& a = hz.agg;
-    const int64_t offered = a.calls_answered + a.calls_abandoned + a.calls_timeout;
+    // Each figure reads the differences it needs (Horizon::count), not a whole Agg.
+    auto c = [&](int64_t Agg::* f) { return hz.count(f); };
+    const int64_t offered =
+        c(&Agg::calls_answered) + c(&Agg::calls_abandoned) + c(&Agg::calls_timeout);
     switch (k) {
       case Kpi::Issued:
-        return static_cast<double>(a.issued);
+        return static_cast<double>(c(&Agg::issued));
       case Kpi::WechatShare:
-        return ratio(a.wechat, a.issued);
+        return ratio(c(&Agg::wechat), c(&Agg::issued));
       case Kpi::CalledFirst:
-        return static_cast<double>(a.called_first);
+        return static_cast<double>(c(&Agg::called_first));
       case Kpi::WaitMeanS:
-        return a.wait_n ? static_cast<double>(a.wait_sum_ms) / a.wait_n / 1000.0 : NAN;
+        return c(&Agg::wait_n)
+                   ? static_cast<double>(c(&Agg::wait_sum_ms)) / c(&Agg::wait_n) / 1000.0
+                   : NAN;
       case Kpi::WaitP50S:
-        return a.wait_n ? hz.wait_percentile_s(1, 2) : NAN;
+        return c(&Agg::wait_n) ? hz.wait_percentile_s(1, 2) : NAN;
       case Kpi::WaitP90S:
-        return a.wait_n ? hz.wait_percentile_s(9, 10) : NAN;
+        return c(&Agg::wait_n) ? hz.wait_percentile_s(9, 10) : NAN;
       case Kpi::WaitMaxS: {
         double m = h.win.wait_max_ms(hz);
         return m < 0 ? NAN : m / 1000.0;
       }
       case Kpi::Served:
-        return static_cast<double>(a.served);
+        return static_cast<double>(c(&Agg::served));
       case Kpi::ThroughputPerH:
         if (today) {
           double elapsed = static_cast<double>(std::max(now_ - midnight_ms_, cfg_.pane_ms));
-          return static_cast<double>(a.served) * 3600000.0 / elapsed;
+          return static_cast<double>(c(&Agg::served)) * 3600000.0 / elapsed;
         }
-        return static_cast<double>(a.served * 3600) / static_cast<double>(hz.seconds);
+        return static_cast<double>(c(&Agg::served) * 3600) / static_cast<double>(hz.seconds);
       case Kpi::HandleMeanS:
         return handle_mean_s(hz);
       case Kpi::HandleP90S:
-        return a.handle_n ? hz.handle_percentile_s(9, 10) : NAN;
+        return c(&Agg::handle_n) ? hz.handle_percentile_s(9, 10) : NAN;
       case Kpi::NoShow:
-        return static_cast<double>(a.no_show);
+        return static_cast<double>(c(&Agg::no_show));
       case Kpi::Cancelled:
-        return static_cast<double>(a.cancelled);
+        return static_cast<double>(c(&Agg::cancelled));
       case Kpi::NoShowRate:
-        return ratio(a.no_show, a.no_show + a.served);
+        return ratio(c(&Agg::no_show), c(&Agg::no_show) + c(&Agg::served));
       case Kpi::Ratings:
-        return static_cast<double>(a.ratings);
+        return static_cast<double>(c(&Agg::ratings));
       case Kpi::RatingMean:
-        return ratio(a.rating_sum, a.ratings);
+        return ratio(c(&Agg::rating_sum), c(&Agg::ratings));
       case Kpi::VerySatisfiedShare:
-        return ratio(a.very_satisfied, a.ratings);
+        return ratio(c(&Agg::very_satisfied), c(&Agg::ratings));
       case Kpi::DissatisfiedShare:
-        return ratio(a.dissatisfied, a.ratings);
+        return ratio(c(&Agg::dissatisfied), c(&Agg::ratings));
       case Kpi::CallsAnswered:
-        return static_cast<double>(a.calls_answered);
+        return static_cast<double>(c(&Agg::calls_answered));
       case Kpi::CallsAbandoned:
-        return static_cast<double>(a.calls_abandoned);
+        return static_cast<double>(c(&Agg::calls_abandoned));
       case Kpi::CallsShortAbandoned:
-        return static_cast<double>(a.calls_short_abandoned);
+        return static_cast<double>(c(&Agg::calls_short_abandoned));
       case Kpi::CallsTimeout:
-        return static_cast<double>(a.calls_timeout);
+        return static_cast<double>(c(&Agg::calls_timeout));
       case Kpi::CallsOffered:
         return static_cast<double>(offered);
       case Kpi::AnswerRate:
-        return ratio(a.calls_answered, offered);
+        return ratio(c(&Agg::calls_answered), offered);
       case Kpi::ServiceLevel:
-        return ratio(a.answered_in_sl, offered);
+        return ratio(c(&Agg::answered_in_sl), offered);
       case Kpi::AsaS:
-        return a.calls_answered ? a.hold.mean_s(a.calls_answered) : NAN;
+        return c(&Agg::calls_answered) ? hz.hold_mean_s(c(&Agg::calls_answered)) : NAN;
       case Kpi::AhtS:
-        return a.calls_completed ? a.talk.mean_s(a.calls_completed) : NAN;
+        return c(&Agg::calls_completed) ? hz.talk_mean_s(c(&Agg::calls_completed)) : NAN;
       case Kpi::CallRatings:
-        return static_cast<double>(a.call_ratings);
+        return static_cast<double>(c(&Agg::call_ratings));
       case Kpi::CallRatingMean:
-        return ratio(a.call_rating_sum, a.call_ratings);
+        return ratio(c(&Agg::call_rating_sum), c(&Agg::call_ratings));
       case Kpi::OpinionsSubmitted:
-        return static_cast<double>(a.opinions_submitted);
+        return static_cast<double>(c(&Agg::opinions_submitted));
       case Kpi::OpinionsResolved:
-        return static_cast<double>(a.opinions_resolved);
+        return static_cast<double>(c(&Agg::opinions_resolved));
       case Kpi::AlertsFired:
-        return static_cast<double>(a.alerts_fired);
+        return static_cast<double>(c(&Agg::alerts_fired));
       default:
         return NAN;
     }

@@ -82,21 +82,24 @@ struct MsSum {
     }
   }
   // Mean in seconds over n values (n > 0): one division of the exact sum.
-  double mean_s(int64_t n) const {
+  double mean_s(int64_t n) const { return mean_s(ms, huge, n); }
+  static double mean_s(int64_t ms, const std::vector<double>& huge, int64_t n) {
     double sum = static_cast<double>(ms);
     for (double d : huge) sum += d;
     return sum / static_cast<double>(n) / 1000.0;
   }
 };
 
-#define HALLKPI_AGG_COUNTS(X)                                                                   \
-  X(issued)                                                                                     \
-  X(wechat)                                                                                     \
-  X(called_first) X(wait_n) X(wait_sum_ms) X(served) X(handle_n) X(handle_sum_ms) X(no_show)    \
-      X(cancelled) X(ratings) X(rating_sum) X(very_satisfied) X(dissatisfied) X(calls_answered) \
-          X(answered_in_sl) X(calls_abandoned) X(calls_short_abandoned) X(calls_timeout)        \
-              X(calls_completed) X(call_ratings) X(call_rating_sum) X(opinions_submitted)       \
-                  X(opinions_resolved) X(alerts_fired)
+#define HALLKPI_AGG_COUNTS(X)                                                                  \
+  X(issued)                                                                                    \
+  X(wechat)                                                                                    \
+  X(called_first)                                                                              \
+  X(wait_n)                                                                                    \
+  X(wait_sum_ms)                                                                               \
+  X(served) X(handle_n) X(handle_sum_ms) X(no_show) X(cancelled) X(ratings) X(rating_sum)      \
+      X(very_satisfied) X(dissatisfied) X(calls_answered) X(answered_in_sl) X(calls_abandoned) \
+          X(calls_short_abandoned) X(calls_timeout) X(calls_completed) X(call_ratings)         \
+              X(call_rating_sum) X(opinions_submitted) X(opinions_resolved) X(alerts_fired)
 
 struct Agg {
 #define HALLKPI_FIELD(f) int64_t f = 0;

@@ -22,8 +22,8 @@ namespace hallkpi {
 // One horizon, read as a difference: everything the hall recorded (HallWindows::cum_)
 // minus `gone`, what has left the horizon (for `today`: what was recorded before local
 // midnight). A contribution costs one Tally::apply when recorded, whatever the number
-// of horizons, and one per sliding horizon when it leaves. `agg` is built from the
-// difference when read (HallWindows::sliding, ::today), not kept per event.
+// of horizons, and one per sliding horizon when it leaves. A figure is one
+// difference taken when read (Horizon::count), not kept per event.
 struct Horizon {
   int64_t seconds = 0;  // 0 for today
   int64_t panes = 0;    // panes covered (sliding horizons)
@@ -38,10 +38,18 @@ struct Horizon {
   double wait_max_ms = -1;
   bool wait_max_stale = false;
 
-  // The difference, valid after HallWindows::sliding(i) or ::today() returned this.
-  Agg agg;
+  // The running total this horizon is read against; set by HallWindows::sliding(i)
+  // and ::today(), which every read goes through.
   const Tally* all = nullptr;
-  uint64_t agg_version = ~uint64_t{0};
+
+  // A count or sum of the horizon (an Agg field): one difference, computed when read.
+  int64_t count(int64_t Agg::* f) const { return all->agg.*f - gone.agg.*f; }
+  double hold_mean_s(int64_t n) const {
+    return MsSum::mean_s(all->agg.hold.ms - gone.agg.hold.ms, hold_huge, n);
+  }
+  double talk_mean_s(int64_t n) const {
+    return MsSum::mean_s(all->agg.talk.ms - gone.agg.talk.ms, talk_huge, n);
+  }
 
   double wait_percentile_s(int64_t num, int64_t den) const {
     return percentile_s(all->wait, &gone.wait, wait_long, num, den);
@@ -56,19 +64,6 @@ struct Horizon {
         a.served - b.served,   a.handle_n - b.handle_n,     a.handle_sum_ms - b.handle_sum_ms,
         a.ratings - b.ratings, a.rating_sum - b.rating_sum, a.dissatisfied - b.dissatisfied,
         a.no_show - b.no_show};
-  }
-
-  void refresh(const Tally& cum, uint64_t version) {
-    all = &cum;
-    if (agg_version == version) return;
-    agg_version = version;
-#define HALLKPI_DIFF(f) agg.f = cum.agg.f - gone.agg.f;
-    HALLKPI_AGG_COUNTS(HALLKPI_DIFF)
-#undef HALLKPI_DIFF
-    agg.hold.ms = cum.agg.hold.ms - gone.agg.hold.ms;
-    agg.talk.ms = cum.agg.talk.ms - gone.agg.talk.ms;
-    agg.hold.huge = hold_huge;
-    agg.talk.huge = talk_huge;
   }
 
   // A contribution enters (+1) or leaves (-1) the horizon: the rare long values and the
@@ -197,7 +192,6 @@ class HallWindows {
       today_.wait_max_stale = false;
       today_.start_pane = today_start;
       changed_ = ~0u;
-      ++version_;
     }
     if (now_pane == now_pane_) return;
     now_pane_ = now_pane;
@@ -214,7 +208,6 @@ class HallWindows {
         changed_ |= 1u << static_cast<unsigned>(c.kind);
         h.gone.apply(c, +1);
         if (Horizon::tracked(c)) h.track(c, -1, cum_.agg.wait_n - h.gone.agg.wait_n);
-        ++version_;
       }
       trim = std::min(trim, h.pos);
     }
@@ -228,7 +221,6 @@ class HallWindows {
   // Records a contribution in pane `c.pane` (at most the current pane).
   void record(const Contribution& c) {
     changed_ |= 1u << static_cast<unsigned>(c.kind);
-    ++version_;
     cum_.apply(c, +1);
     const bool tracked = Horizon::tracked(c);
     if (!sliding_.empty()) {
@@ -274,7 +266,6 @@ class HallWindows {
     h.handle_long.clear();
     h.wait_max_ms = -1;
     h.wait_max_stale = false;
-    ++version_;
   }
 
   void add_staff() {
@@ -298,13 +289,13 @@ class HallWindows {
     const Horizon& h = sliding_[i];
     return h.pos < log_.size() ? log_[h.pos].pane + h.panes : std::numeric_limits<int64_t>::max();
   }
-  // A horizon to read (its `agg` brought up to date).
+  // A horizon to read.
   Horizon& sliding(size_t i) {
-    sliding_[i].refresh(cum_, version_);
+    sliding_[i].all = &cum_;
     return sliding_[i];
   }
   Horizon& today() {
-    today_.refresh(cum_, version_);
+    today_.all = &cum_;
     return today_;
   }
 
@@ -337,7 +328,6 @@ class HallWindows {
   int64_t longest_ = 0;
   int64_t now_pane_ = std::numeric_limits<int64_t>::min();
   uint32_t changed_ = ~0u;
-  uint64_t version_ = 0;
 };
 
 }  // namespace hallkpi
