@@ -90,21 +90,13 @@ struct MsSum {
   }
 };
 
-#define HALLKPI_AGG_COUNTS(X)                                                                  \
-  X(issued)                                                                                    \
-  X(wechat)                                                                                    \
-  X(called_first)                                                                              \
-  X(wait_n)                                                                                    \
-  X(wait_sum_ms)                                                                               \
-  X(served) X(handle_n) X(handle_sum_ms) X(no_show) X(cancelled) X(ratings) X(rating_sum)      \
-      X(very_satisfied) X(dissatisfied) X(calls_answered) X(answered_in_sl) X(calls_abandoned) \
-          X(calls_short_abandoned) X(calls_timeout) X(calls_completed) X(call_ratings)         \
-              X(call_rating_sum) X(opinions_submitted) X(opinions_resolved) X(alerts_fired)
-
 struct Agg {
-#define HALLKPI_FIELD(f) int64_t f = 0;
-  HALLKPI_AGG_COUNTS(HALLKPI_FIELD)
-#undef HALLKPI_FIELD
+  int64_t issued = 0, wechat = 0, called_first = 0, wait_n = 0, wait_sum_ms = 0, served = 0,
+          handle_n = 0, handle_sum_ms = 0, no_show = 0, cancelled = 0, ratings = 0, rating_sum = 0,
+          very_satisfied = 0, dissatisfied = 0, calls_answered = 0, answered_in_sl = 0,
+          calls_abandoned = 0, calls_short_abandoned = 0, calls_timeout = 0, calls_completed = 0,
+          call_ratings = 0, call_rating_sum = 0, opinions_submitted = 0, opinions_resolved = 0,
+          alerts_fired = 0;
   MsSum hold, talk;  // of call.answered, of call.completed
 };
 
