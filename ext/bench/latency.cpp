@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "hallkpi/hallkpi.hpp"
+#include "single_kpi.hpp"
 
 namespace {
 
@@ -43,6 +44,9 @@ constexpr int kCallsPerHall = 400;
 constexpr int kOpinionsPerHall = 3;
 constexpr int kRuns = 3;
 constexpr double kGoal = 2.0;
+constexpr double kFloorGoal = 3.0;   // engine mean / single-KPI loop mean
+constexpr double kMeanGoalNs = 250;  // Engine::push mean, all KPIs, 4 horizons
+constexpr double kMaxGoalUs = 100;   // worst single push in the run
 constexpr int64_t kSecond = 1000;
 constexpr int64_t kHour = 3600 * kSecond;
 constexpr int64_t kDay = 24 * kHour;
@@ -378,9 +382,12 @@ void print_row(const char* name, const char* what, const Percentiles& p, const c
 }
 
 // Times every push of `events` into a fresh engine configured by `s`; with no `s`, times an
-// empty region instead (the floor: clock reads plus what the machine adds by itself).
-RunResult run(const Setup* s, const std::vector<Ev>& events, int round) {
+// empty region instead (the floor: clock reads plus what the machine adds by itself), or
+// with `one_kpi` the hand-written single-KPI loop (single_kpi.hpp).
+RunResult run(const Setup* s, const std::vector<Ev>& events, int round, bool one_kpi = false) {
   hallkpi::Engine engine(s ? config(*s) : hallkpi::Config{});
+  bench::SingleKpiLoop loop;
+  volatile double sink = 0;
   hallkpi::RawEvent raw;
   Filler filler;
   std::string reason;
@@ -392,7 +399,11 @@ RunResult run(const Setup* s, const std::vector<Ev>& events, int round) {
     if (i % 1024 == 0) engine.drain_alerts();  // a consumer reads alert changes now and then
     const int64_t switches = context_switches();
     const auto t0 = Clock::now();
-    const hallkpi::Outcome o = s ? engine.push(raw, &reason) : hallkpi::Outcome::Applied;
+    hallkpi::Outcome o = hallkpi::Outcome::Applied;
+    if (s)
+      o = engine.push(raw, &reason);
+    else if (one_kpi)
+      sink = sink + loop.push(raw);
     const auto t1 = Clock::now();
     const bool switched = context_switches() != switches;
     const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
@@ -403,7 +414,7 @@ RunResult run(const Setup* s, const std::vector<Ev>& events, int round) {
   }
   const size_t switched = events.size() - clean.size();
   RunResult r{percentiles(std::move(all)), percentiles(std::move(clean)), switched};
-  const char* name = s ? s->name : "floor";
+  const char* name = s ? s->name : one_kpi ? "1 KPI" : "floor";
   char what[32], tail[96];
   std::snprintf(what, sizeof what, "run %d", round);
   std::snprintf(tail, sizeof tail, "   applied %lld, rejected %lld",
@@ -442,9 +453,11 @@ int main() {
   std::printf("%-8s %-13s %8s %8s %8s %8s %10s %8s\n", "config", "", "p50", "p99", "p99.9",
               "p99.99", "max", "mean");
   run(nullptr, events, 0);
-  std::vector<RunResult> runs[2];
-  for (int r = 1; r <= kRuns; ++r)
+  std::vector<RunResult> runs[2], one;
+  for (int r = 1; r <= kRuns; ++r) {
+    one.push_back(run(nullptr, events, r, true));
     for (int s = 0; s < 2; ++s) runs[s].push_back(run(&setups[s], events, r));
+  }
   Percentiles all[2], clean[2];
   for (int s = 0; s < 2; ++s) {
     all[s] = median_of(runs[s], &RunResult::all);
@@ -460,5 +473,17 @@ int main() {
   std::printf("p50 full / 5m only = %.2fx; p99 %.2fx; p99.9 %.2fx (unswitched)\n",
               clean[1].p50 / clean[0].p50, clean[1].p99 / clean[0].p99,
               clean[1].p999 / clean[0].p999);
+  // The engine against the floor: every KPI on every horizon (5m, 15m, 1h, today) and
+  // the alert rules, vs the one hand-written KPI, both per RawEvent, same stream.
+  const Percentiles floor = median_of(one, &RunResult::clean);
+  print_row("1 KPI", "median", floor, "   (unswitched)");
+  const double vs_floor = clean[1].mean / floor.mean;
+  std::printf("mean full / mean single-KPI loop = %.2fx (goal <= %.0fx): %s\n", vs_floor,
+              kFloorGoal, vs_floor <= kFloorGoal ? "pass" : "short");
+  std::printf(
+      "mean full = %.0f ns (goal <= %.0f ns): %s; max full = %.0f us (goal <= %.0f us): %s "
+      "(unswitched)\n",
+      clean[1].mean, kMeanGoalNs, clean[1].mean <= kMeanGoalNs ? "pass" : "short",
+      clean[1].max / 1000, kMaxGoalUs, clean[1].max / 1000 <= kMaxGoalUs ? "pass" : "short");
   return 0;
 }

@@ -385,8 +385,42 @@ static void test_snapshot_json() {
   CHECK(j.find("nan") == std::string::npos);
 }
 
+// Sums are integers (ms, counts, scores), divided once when read: a window that empties
+// and refills leaves no residue, and a window of zero holds reads +0.0 exactly.
+static void test_exact_sums() {
+  g_test = "exact_sums";
+  Config c = quiet();
+  c.horizons_s = {60};
+  Engine e(c);
+  auto answered = [](int i, int64_t ts, const char* hold) {
+    return ev("a" + std::to_string(i), "call.answered", ts,
+              "\"call\":\"c" + std::to_string(i) +
+                  "\",\"queue\":\"q\",\"agent\":\"a\",\"hold_s\":" + hold);
+  };
+  std::string s = answered(1, T0, "0.1") + "\n" + answered(2, T0, "0.2") + "\n" +
+                  answered(3, T0 + 30000, "0") + "\n" + answered(4, T0 + 60000, "0") + "\n";
+  CHECK(e.push_jsonl(s).applied == 4);
+  CHECK(e.windowed(0, 1, Kpi::AsaS) == 300.0 / 4 / 1000);  // today holds all four
+  e.advance(T0 + 61000);  // 0.1 and 0.2 have left the 1m window, the zeros have not
+  CHECK(e.windowed(0, 0, Kpi::CallsAnswered) == 2);
+  const double asa = e.windowed(0, 0, Kpi::AsaS);
+  CHECK(asa == 0.0 && !std::signbit(asa));
+  CHECK(e.push_json(answered(5, T0 + 90000, "0.2")).applied == 1);
+  e.advance(T0 + 121000);  // only 0.2 s is left
+  CHECK(e.windowed(0, 0, Kpi::AsaS) == 0.2);
+  // Sub-millisecond seconds round to whole ms, halves up.
+  CHECK(seconds_to_ms(0.0004) == 0 && seconds_to_ms(0.0005) == 1 && seconds_to_ms(4.999) == 4999);
+  // Durations beyond 2^31 ms are summed apart, unrounded, and leave with their window.
+  CHECK(e.push_json(answered(6, T0 + 121000, "1e300")).applied == 1);
+  CHECK(e.windowed(0, 0, Kpi::AsaS) == (1e303 + 200) / 2 / 1000);
+  e.advance(T0 + 200000);
+  CHECK(std::isnan(e.windowed(0, 0, Kpi::AsaS)));
+  CHECK(e.windowed(0, 1, Kpi::AsaS) == (500 + 1e303) / 6 / 1000);
+}
+
 int main() {
   test_json_reader();
+  test_exact_sums();
   test_validation();
   test_waits_and_windows();
   test_gauges();

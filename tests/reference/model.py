@@ -61,6 +61,21 @@ def _mean(values: Sequence[float]) -> float | None:
     return None if not values else math.fsum(values) / len(values)
 
 
+def seconds_to_ms(seconds: float) -> float:
+    """hold_s/talk_s as whole milliseconds, as the engine sums them (docs/SEMANTICS.md):
+    floor(s * 1000 + 0.5) in double arithmetic; from 2**31 ms on, the unrounded product."""
+    x = seconds * 1000.0
+    return float(math.floor(x + 0.5)) if x < 2.0**31 else x
+
+
+def _mean_ms(values_ms: Sequence[float]) -> float | None:
+    """Mean in seconds of millisecond values: an exact sum divided once, as the engine."""
+    if not values_ms:
+        return None
+    exact = sum(int(v) for v in values_ms if v < 2.0**31)
+    return (float(exact) + sum(v for v in values_ms if v >= 2.0**31)) / len(values_ms) / 1000
+
+
 def nearest_rank(values: Iterable[float], num: int, den: int) -> float | None:
     """The ceil(num/den * n)-th smallest value, with an exact integer rank."""
     ordered = sorted(values)
@@ -423,13 +438,13 @@ class ReferenceEngine:
             )
         hour_panes = 3600 * 1000 // self.pane_ms
         recent = [
-            d.ms / 1000
+            d.ms
             for d in self.durations
             if d.hall == hall
             and d.kind == "handle"
             and self.pane(d.ts) > self.pane(now) - hour_panes
         ]
-        h = _mean(recent)
+        h = _mean_ms(recent)
         if h is None:
             h = self.default_handle_s
         calls_since = [
@@ -485,8 +500,10 @@ class ReferenceEngine:
             return [e for e in evs if e["type"] == etype]
 
         durs = [d for d in self.durations if d.hall == hall and self.inside(d.ts, horizon)]
-        waits = [d.ms / 1000 for d in durs if d.kind == "wait"]
-        handles = [d.ms / 1000 for d in durs if d.kind == "handle"]
+        waits_ms = [d.ms for d in durs if d.kind == "wait"]
+        handles_ms = [d.ms for d in durs if d.kind == "handle"]
+        waits = [ms / 1000 for ms in waits_ms]
+        handles = [ms / 1000 for ms in handles_ms]
         issued = of("ticket.issued")
         served = len(of("ticket.completed"))
         no_show = len(of("ticket.no_show"))
@@ -505,13 +522,13 @@ class ReferenceEngine:
                 sum(1 for e in issued if e["channel"] in ("wechat", "appointment")), len(issued)
             ),
             "called_first": first_calls,
-            "wait_mean_s": _mean(waits),
+            "wait_mean_s": _mean_ms(waits_ms),
             "wait_p50_s": nearest_rank(waits, 1, 2),
             "wait_p90_s": nearest_rank(waits, 9, 10),
             "wait_max_s": max(waits) if waits else None,
             "served": served,
             "throughput_per_h": self._throughput_per_h(served, horizon),
-            "handle_mean_s": _mean(handles),
+            "handle_mean_s": _mean_ms(handles_ms),
             "handle_p90_s": nearest_rank(handles, 9, 10),
             "no_show": no_show,
             "cancelled": len(of("ticket.cancelled")),
@@ -529,8 +546,8 @@ class ReferenceEngine:
             "service_level": _ratio(
                 sum(1 for e in answered if e["hold_s"] <= self.service_level_s), offered
             ),
-            "asa_s": _mean([float(e["hold_s"]) for e in answered]),
-            "aht_s": _mean([float(e["talk_s"]) for e in of("call.completed")]),
+            "asa_s": _mean_ms([seconds_to_ms(e["hold_s"]) for e in answered]),
+            "aht_s": _mean_ms([seconds_to_ms(e["talk_s"]) for e in of("call.completed")]),
             "call_ratings": len(call_scores),
             "call_rating_mean": _mean(call_scores),
             "opinions_submitted": len(of("opinion.submitted")),
@@ -541,7 +558,7 @@ class ReferenceEngine:
     def staff_row(self, hall: str, staff: str, horizon: str) -> dict[str, Any]:
         evs = [e for e in self._events_in(hall, horizon) if e.get("staff") == staff]
         handles = [
-            d.ms / 1000
+            d.ms
             for d in self.durations
             if d.hall == hall
             and d.kind == "handle"
@@ -551,7 +568,7 @@ class ReferenceEngine:
         scores = [e["score"] for e in evs if e["type"] == "ticket.rated"]
         return {
             "served": sum(1 for e in evs if e["type"] == "ticket.completed"),
-            "handle_mean_s": _mean(handles),
+            "handle_mean_s": _mean_ms(handles),
             "ratings": len(scores),
             "rating_mean": _mean(scores),
             "dissatisfied": sum(1 for s in scores if s <= 2),

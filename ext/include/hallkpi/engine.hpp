@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,8 @@
 #include "hallkpi/event.hpp"
 #include "hallkpi/flat_map.hpp"
 #include "hallkpi/hall.hpp"
+#include "hallkpi/id_set.hpp"
+#include "hallkpi/inputs.hpp"
 #include "hallkpi/json.hpp"
 #include "hallkpi/kpi.hpp"
 #include "hallkpi/producers.hpp"
@@ -77,8 +80,6 @@ class Engine {
       throw std::invalid_argument("max_lead_ms and max_age_ms must be >= 0 (0: off)");
     if (cfg_.gaps.grace_ms < 0 || cfg_.gaps.alert_ms < 0)
       throw std::invalid_argument("the seq grace and the upstream alert time must be >= 0");
-    calls_.short_abandon_s = cfg_.short_abandon_s;
-    calls_.service_level_s = cfg_.service_level_s;
     for (int64_t s : cfg_.horizons_s) {
       if (s <= 0) throw std::invalid_argument("horizons must be > 0 seconds");
       if (sliding_index(s) >= 0) throw std::invalid_argument("horizon listed twice");
@@ -106,6 +107,7 @@ class Engine {
 
   // Validates and applies one event. On rejection `reason` says why.
   Outcome push(const RawEvent& raw, std::string* reason) {
+    prefetch(raw);
     Event ev;
     std::string err = admit(raw, ev);
     if (!err.empty()) {
@@ -192,7 +194,7 @@ class Engine {
   double staff_value(size_t hall, size_t output, size_t s, Kpi k) {
     Hall& h = *halls_[hall];
     sync(h);
-    const StaffAgg& a = output_horizon(h, output).staff[s];
+    const StaffAgg a = output_horizon(h, output).staff(s);
     switch (k) {
       case Kpi::StaffServed:
         return static_cast<double>(a.served);
@@ -249,6 +251,7 @@ class Engine {
     Kpi guard_kpi;
     int guard_horizon;
     double guard_min;
+    uint32_t inputs;  // inputs_of(kpi) | inputs_of(guard_kpi)
   };
   static constexpr int kGauge = -1;
   static constexpr int kToday = -2;
@@ -312,6 +315,8 @@ class Engine {
       c.guard_horizon = horizon_ref(r.guard_horizon, c.guard_kpi, r.name);
       c.guard_min = r.guard_min;
     }
+    c.inputs = inputs_of(c.kpi) | (c.guard ? inputs_of(c.guard_kpi) : 0);
+    relevant_ |= c.inputs;
     return c;
   }
 
@@ -347,35 +352,57 @@ class Engine {
     }
   }
 
-  void sync(Hall& h) { h.win.slide(now_pane_, today_start_pane_, calls_); }
+  void sync(Hall& h) { h.win.slide(now_pane_, today_start_pane_); }
 
   // Drops what no figure can need any more: ids and finished tickets, calls and
   // opinions older than both today and the longest horizon. Once a day, O(state).
   void forget_old() {
-    int64_t cutoff = std::min(midnight_ms_, now_ - longest_ms_) - cfg_.pane_ms;
-    int64_t cutoff_min = floor_div(cutoff, 60000) - 1;
-    ids_.erase_if(
-        [&](uint64_t, uint32_t minute) { return static_cast<int64_t>(minute) < cutoff_min; });
-    for (auto& hp : halls_) {
-      Hall& h = *hp;
-      h.tickets.erase_if([&](uint64_t, const Ticket& t) {
-        // Tickets never issued stay: an issue may still attach to them (and their
-        // orphan events and durations depend on it).
-        return (t.flags & Ticket::Issued) && !t.waiting() && !t.serving() && t.last_ts() < cutoff;
-      });
+    const int64_t cutoff = std::min(midnight_ms_, now_ - longest_ms_) - cfg_.pane_ms;
+    // The halls forget one per push (forget_next), so no push pays for them all.
+    forget_cutoff_ = cutoff;
+    forget_queue_.clear();
+    forget_stage_ = 0;
+    forget_cursor_ = 0;
+    for (size_t i = halls_.size(); i-- > 0;) forget_queue_.push_back(static_cast<uint32_t>(i));
+  }
+
+  // One step of forgetting: up to kForgetBudget tickets of the hall on top of the
+  // queue, then its calls and opinions, then its waiting queues rebuilt. A hall of
+  // thousands of tickets forgotten in one push took 0.1 ms and more.
+  void forget_next() {
+    if (forget_queue_.empty()) return;
+    const int64_t cutoff = forget_cutoff_;
+    Hall& h = *halls_[forget_queue_.back()];
+    if (forget_stage_ == 0) {
+      // Tickets never issued stay: an issue may still attach to them (and their
+      // orphan events and durations depend on it).
+      if (h.tickets.erase_step(&forget_cursor_, kForgetBudget, [&](uint64_t, const Ticket& t) {
+            return (t.flags & Ticket::Issued) && !t.waiting() && !t.serving() &&
+                   t.last_ts() < cutoff;
+          }))
+        forget_stage_ = 1;
+      return;
+    }
+    if (forget_stage_ == 1) {
       h.calls.erase_if(
           [&](uint64_t, const CallState& c) { return !c.waiting() && c.last_ts < cutoff; });
       h.opinions.erase_if(
           [&](uint64_t, const Opinion& o) { return !o.open() && o.last_ts < cutoff; });
-      h.waiting_queue = OldestFirst();
-      h.tickets.for_each([&](uint64_t key, const Ticket& t) {
-        if (t.waiting()) h.waiting_queue.push({t.issued_ts, key});
-      });
-      h.call_queue = OldestFirst();
-      h.calls.for_each([&](uint64_t key, const CallState& c) {
-        if (c.waiting()) h.call_queue.push({c.queued_ts, key});
-      });
+      forget_stage_ = 2;
+      return;
     }
+    h.waiting_queue = OldestFirst();
+    h.tickets.for_each([&](uint64_t key, const Ticket& t) {
+      if (t.waiting()) h.waiting_queue.push({t.issued_ts, key});
+    });
+    h.oldest_waiting = h.oldest_call = kUnknown;
+    h.call_queue = OldestFirst();
+    h.calls.for_each([&](uint64_t key, const CallState& c) {
+      if (c.waiting()) h.call_queue.push({c.queued_ts, key});
+    });
+    forget_queue_.pop_back();
+    forget_stage_ = 0;
+    forget_cursor_ = 0;
   }
 
   void push_payload(std::string_view payload, size_t index, bool per_line, PushResult& out) {
@@ -401,6 +428,7 @@ class Engine {
         reject(at, "event must be a JSON object");
         continue;
       }
+      prefetch(raws_[i]);
       Event ev;
       std::string err = admit(raws_[i], ev);
       if (!err.empty()) {
@@ -417,13 +445,34 @@ class Engine {
 
   // --- applying events ---------------------------------------------------------------
 
+  // The id table and the ticket table are large and probed at random: one cache miss
+  // each per event. Starting both loads before validation lets them overlap it.
+  void prefetch(const RawEvent& raw) const {
+    const Value& id = raw.f[F_ID];
+    if (id.kind == Kind::String) ids_.prefetch(hash_bytes(id.s));
+    const Value& hall = raw.f[F_HALL];
+    const Value& ticket = raw.f[F_TICKET];
+    if (hall.kind == Kind::String && ticket.kind == Kind::String) {
+      const int64_t h = hall_names_.find(hall.s);
+      if (h >= 0) halls_[static_cast<size_t>(h)]->tickets.prefetch(hash_bytes(ticket.s));
+    }
+  }
+
   Outcome apply(const Event& e) {
-    auto [slot, fresh] = ids_.insert(hash_bytes(e.id));
-    if (!fresh) {
+    // Ids go to the generation of the local day of the clock after this event; all
+    // have a ts before that day's end, the next local midnight.
+    const int64_t clock = std::max(now_, e.ts);
+    const int64_t id_day = e.ts > now_ ? cfg_.timezone.local_day(e.ts) : day_;
+    if (!ids_.insert(hash_bytes(e.id), id_day, [&] {
+          return cfg_.timezone.midnight_of(cfg_.timezone.midnight_of(clock) + kDayMs + 3 * 3600000);
+        })) {
       ++diag_.duplicate_events;
       return Outcome::Duplicate;
     }
-    *slot = static_cast<uint32_t>(e.ts / 60000);
+    // An id must be known while its ts is today or within the longest horizon.
+    if (ids_.first_end() <= clock - longest_ms_ - cfg_.pane_ms)
+      ids_.drop_ended(clock - longest_ms_ - cfg_.pane_ms);
+    forget_next();
     Hall& h = hall_index(e.hall);
     const int64_t old_pane = now_pane_;
     if (e.ts > now_) set_now(e.ts);
@@ -452,10 +501,12 @@ class Engine {
       case EventType::WindowResumed:
       case EventType::WindowClosed:
         apply_window(h, e);
+        h.dirty |= kWindowInput;
         break;
       case EventType::OpinionSubmitted:
       case EventType::OpinionResolved:
         apply_opinion(h, e, late);
+        h.dirty |= kOpinionInput;
         break;
       case EventType::AgentState:
         apply_agent(h, e);
@@ -500,9 +551,24 @@ class Engine {
     });
   }
 
-  void record(Hall& h, int64_t ts, Contrib kind, double value, uint32_t staff, bool late) {
+  void record(Hall& h, int64_t ts, Contrib kind, int64_t value, uint32_t staff, bool late,
+              uint8_t flags = 0) {
     if (late) return;
-    h.win.record(Contribution{pane_of(ts), value, staff, kind}, calls_);
+    const uint16_t bucket =
+        kind == Contrib::Wait || kind == Contrib::Handle ? Histogram::bucket_of(value) : 0;
+    h.win.record(Contribution{pane_of(ts), value, staff, kind, flags, bucket});
+  }
+
+  // A call outcome carrying a duration in ms (seconds_to_ms); `flags` classify it.
+  void record_ms(Hall& h, const Event& e, Contrib kind, double ms, uint8_t flags, bool late) {
+    int64_t value;
+    if (ms < kExactMsCap) {
+      value = static_cast<int64_t>(ms);
+    } else {
+      std::memcpy(&value, &ms, sizeof value);
+      flags |= Contribution::Huge;
+    }
+    record(h, e.ts, kind, value, kNoStaff, late, flags);
   }
 
   // A duration from `from` to `to` (ms), recorded in the pane of `to` once both ends are
@@ -512,7 +578,7 @@ class Engine {
       ++diag_.rejected_events;
       return;
     }
-    record(h, to, kind, static_cast<double>(to - from), staff, late);
+    record(h, to, kind, to - from, staff, late);
   }
 
   void apply_ticket(Hall& h, const Event& e, bool late, uint32_t staff) {
@@ -589,8 +655,13 @@ class Engine {
     if (is_waiting != was_waiting) {
       h.waiting += is_waiting ? 1 : -1;
       if (is_waiting) h.waiting_queue.push({t.issued_ts, key});
+      h.oldest_waiting = kUnknown;
+      h.dirty |= kWaitingInput;
     }
-    if (is_serving != was_serving) h.serving += is_serving ? 1 : -1;
+    if (is_serving != was_serving) {
+      h.serving += is_serving ? 1 : -1;
+      h.dirty |= kServingInput;
+    }
   }
 
   void apply_window(Hall& h, const Event& e) {
@@ -612,6 +683,7 @@ class Engine {
     AgentRecord& a = *h.agents.insert(hash_bytes(e.agent)).first;
     if (e.ts < a.last_ts) return;
     a.last_ts = e.ts;
+    if (a.state != e.state) h.dirty |= kAgentInput;
     --h.agents_in[static_cast<int>(a.state)];
     a.state = e.state;
     ++h.agents_in[static_cast<int>(a.state)];
@@ -629,21 +701,26 @@ class Engine {
           if (c.waiting()) {
             ++h.calls_waiting;
             h.call_queue.push({e.ts, key});
+            h.oldest_call = kUnknown;
+            h.dirty |= kCallInput;
           }
         }
         return;
       }
+      // Service level and short abandons compare the seconds as given; sums add ms.
       case EventType::CallAnswered:
-        record(h, e.ts, Contrib::CallAnswered, e.hold_s, kNoStaff, late);
+        record_ms(h, e, Contrib::CallAnswered, e.hold_ms,
+                  e.hold_s <= cfg_.service_level_s ? Contribution::InServiceLevel : 0, late);
         break;
       case EventType::CallAbandoned:
-        record(h, e.ts, Contrib::CallAbandoned, e.hold_s, kNoStaff, late);
+        record(h, e.ts, Contrib::CallAbandoned, 0, kNoStaff, late,
+               e.hold_s >= cfg_.short_abandon_s ? Contribution::LongAbandon : 0);
         break;
       case EventType::CallTimeout:
-        record(h, e.ts, Contrib::CallTimeout, e.hold_s, kNoStaff, late);
+        record(h, e.ts, Contrib::CallTimeout, 0, kNoStaff, late);
         break;
       case EventType::CallCompleted:
-        record(h, e.ts, Contrib::CallCompleted, e.talk_s, kNoStaff, late);
+        record_ms(h, e, Contrib::CallCompleted, e.talk_ms, 0, late);
         break;
       case EventType::CallRated:
         record(h, e.ts, Contrib::CallRated, e.score, kNoStaff, late);
@@ -654,7 +731,11 @@ class Engine {
     CallState& c = *h.calls.insert(key).first;
     c.last_ts = std::max(c.last_ts, e.ts);
     if (!(c.flags & CallState::Resolved)) {
-      if (c.waiting()) --h.calls_waiting;
+      if (c.waiting()) {
+        --h.calls_waiting;
+        h.oldest_call = kUnknown;
+        h.dirty |= kCallInput;
+      }
       c.flags |= CallState::Resolved;
     }
   }
@@ -699,9 +780,24 @@ class Engine {
     return kNever;
   }
 
+  // Start of the oldest waiting ticket / call (kNever when none), cached in the hall
+  // until a ticket or call enters or leaves the waiting set.
+  int64_t oldest_waiting(Hall& h) {
+    if (h.oldest_waiting == kUnknown)
+      h.oldest_waiting =
+          oldest(h.waiting_queue, h.tickets, [](const Ticket& t) { return t.issued_ts; });
+    return h.oldest_waiting;
+  }
+  int64_t oldest_call(Hall& h) {
+    if (h.oldest_call == kUnknown)
+      h.oldest_call = oldest(h.call_queue, h.calls, [](const CallState& c) { return c.queued_ts; });
+    return h.oldest_call;
+  }
+
   double handle_mean_s(Horizon& hz) const {
-    return hz.agg.handle_n ? static_cast<double>(hz.agg.handle_sum_ms) / hz.agg.handle_n / 1000.0
-                           : NAN;
+    const int64_t n = hz.count(&Agg::handle_n);
+    return n ? static_cast<double>(hz.count(&Agg::handle_sum_ms)) / static_cast<double>(n) / 1000.0
+             : NAN;
   }
 
   double gauge_value(Hall& h, Kpi k) {
@@ -709,8 +805,7 @@ class Engine {
       case Kpi::Waiting:
         return static_cast<double>(h.waiting);
       case Kpi::LongestWaitS: {
-        int64_t ts =
-            oldest(h.waiting_queue, h.tickets, [](const Ticket& t) { return t.issued_ts; });
+        int64_t ts = oldest_waiting(h);
         return ts == kNever ? 0.0 : static_cast<double>(now_ - ts) / 1000.0;
       }
       case Kpi::Serving:
@@ -741,7 +836,7 @@ class Engine {
       case Kpi::CallsWaiting:
         return static_cast<double>(h.calls_waiting);
       case Kpi::LongestCallWaitS: {
-        int64_t ts = oldest(h.call_queue, h.calls, [](const CallState& c) { return c.queued_ts; });
+        int64_t ts = oldest_call(h);
         return ts == kNever ? 0.0 : static_cast<double>(now_ - ts) / 1000.0;
       }
       case Kpi::AgentsAvailable:
@@ -763,79 +858,83 @@ class Engine {
   }
 
   double windowed_value(Hall& h, Horizon& hz, Kpi k, bool today) {
-    const Agg& a = hz.agg;
-    const int64_t offered = a.calls_answered + a.calls_abandoned + a.calls_timeout;
+    // Each figure reads the differences it needs (Horizon::count), not a whole Agg.
+    auto c = [&](int64_t Agg::* f) { return hz.count(f); };
+    const int64_t offered =
+        c(&Agg::calls_answered) + c(&Agg::calls_abandoned) + c(&Agg::calls_timeout);
     switch (k) {
       case Kpi::Issued:
-        return static_cast<double>(a.issued);
+        return static_cast<double>(c(&Agg::issued));
       case Kpi::WechatShare:
-        return ratio(a.wechat, a.issued);
+        return ratio(c(&Agg::wechat), c(&Agg::issued));
       case Kpi::CalledFirst:
-        return static_cast<double>(a.called_first);
+        return static_cast<double>(c(&Agg::called_first));
       case Kpi::WaitMeanS:
-        return a.wait_n ? static_cast<double>(a.wait_sum_ms) / a.wait_n / 1000.0 : NAN;
+        return c(&Agg::wait_n)
+                   ? static_cast<double>(c(&Agg::wait_sum_ms)) / c(&Agg::wait_n) / 1000.0
+                   : NAN;
       case Kpi::WaitP50S:
-        return a.wait_n ? hz.wait.percentile_s(1, 2) : NAN;
+        return c(&Agg::wait_n) ? hz.wait_percentile_s(1, 2) : NAN;
       case Kpi::WaitP90S:
-        return a.wait_n ? hz.wait.percentile_s(9, 10) : NAN;
+        return c(&Agg::wait_n) ? hz.wait_percentile_s(9, 10) : NAN;
       case Kpi::WaitMaxS: {
         double m = h.win.wait_max_ms(hz);
         return m < 0 ? NAN : m / 1000.0;
       }
       case Kpi::Served:
-        return static_cast<double>(a.served);
+        return static_cast<double>(c(&Agg::served));
       case Kpi::ThroughputPerH:
         if (today) {
           double elapsed = static_cast<double>(std::max(now_ - midnight_ms_, cfg_.pane_ms));
-          return static_cast<double>(a.served) * 3600000.0 / elapsed;
+          return static_cast<double>(c(&Agg::served)) * 3600000.0 / elapsed;
         }
-        return static_cast<double>(a.served * 3600) / static_cast<double>(hz.seconds);
+        return static_cast<double>(c(&Agg::served) * 3600) / static_cast<double>(hz.seconds);
       case Kpi::HandleMeanS:
         return handle_mean_s(hz);
       case Kpi::HandleP90S:
-        return a.handle_n ? hz.handle.percentile_s(9, 10) : NAN;
+        return c(&Agg::handle_n) ? hz.handle_percentile_s(9, 10) : NAN;
       case Kpi::NoShow:
-        return static_cast<double>(a.no_show);
+        return static_cast<double>(c(&Agg::no_show));
       case Kpi::Cancelled:
-        return static_cast<double>(a.cancelled);
+        return static_cast<double>(c(&Agg::cancelled));
       case Kpi::NoShowRate:
-        return ratio(a.no_show, a.no_show + a.served);
+        return ratio(c(&Agg::no_show), c(&Agg::no_show) + c(&Agg::served));
       case Kpi::Ratings:
-        return static_cast<double>(a.ratings);
+        return static_cast<double>(c(&Agg::ratings));
       case Kpi::RatingMean:
-        return ratio(a.rating_sum, a.ratings);
+        return ratio(c(&Agg::rating_sum), c(&Agg::ratings));
       case Kpi::VerySatisfiedShare:
-        return ratio(a.very_satisfied, a.ratings);
+        return ratio(c(&Agg::very_satisfied), c(&Agg::ratings));
       case Kpi::DissatisfiedShare:
-        return ratio(a.dissatisfied, a.ratings);
+        return ratio(c(&Agg::dissatisfied), c(&Agg::ratings));
       case Kpi::CallsAnswered:
-        return static_cast<double>(a.calls_answered);
+        return static_cast<double>(c(&Agg::calls_answered));
       case Kpi::CallsAbandoned:
-        return static_cast<double>(a.calls_abandoned);
+        return static_cast<double>(c(&Agg::calls_abandoned));
       case Kpi::CallsShortAbandoned:
-        return static_cast<double>(a.calls_short_abandoned);
+        return static_cast<double>(c(&Agg::calls_short_abandoned));
       case Kpi::CallsTimeout:
-        return static_cast<double>(a.calls_timeout);
+        return static_cast<double>(c(&Agg::calls_timeout));
       case Kpi::CallsOffered:
         return static_cast<double>(offered);
       case Kpi::AnswerRate:
-        return ratio(a.calls_answered, offered);
+        return ratio(c(&Agg::calls_answered), offered);
       case Kpi::ServiceLevel:
-        return ratio(a.answered_in_sl, offered);
+        return ratio(c(&Agg::answered_in_sl), offered);
       case Kpi::AsaS:
-        return a.calls_answered ? a.hold_sum / static_cast<double>(a.calls_answered) : NAN;
+        return c(&Agg::calls_answered) ? hz.hold_mean_s(c(&Agg::calls_answered)) : NAN;
       case Kpi::AhtS:
-        return a.calls_completed ? a.talk_sum / static_cast<double>(a.calls_completed) : NAN;
+        return c(&Agg::calls_completed) ? hz.talk_mean_s(c(&Agg::calls_completed)) : NAN;
       case Kpi::CallRatings:
-        return static_cast<double>(a.call_ratings);
+        return static_cast<double>(c(&Agg::call_ratings));
       case Kpi::CallRatingMean:
-        return ratio(a.call_rating_sum, a.call_ratings);
+        return ratio(c(&Agg::call_rating_sum), c(&Agg::call_ratings));
       case Kpi::OpinionsSubmitted:
-        return static_cast<double>(a.opinions_submitted);
+        return static_cast<double>(c(&Agg::opinions_submitted));
       case Kpi::OpinionsResolved:
-        return static_cast<double>(a.opinions_resolved);
+        return static_cast<double>(c(&Agg::opinions_resolved));
       case Kpi::AlertsFired:
-        return static_cast<double>(a.alerts_fired);
+        return static_cast<double>(c(&Agg::alerts_fired));
       default:
         return NAN;
     }
@@ -856,7 +955,7 @@ class Engine {
     const bool all = day_evaluated_ != day_;
     day_evaluated_ = day_;
     for (auto& hp : halls_)
-      if (all || hp.get() == touched || hp->wake_pane <= now_pane_) evaluate(*hp);
+      if (all || hp.get() == touched || hp->wake_pane <= now_pane_) evaluate(*hp, all);
   }
 
   // Which inputs can change a rule's outcome with time alone; see plan_wakes().
@@ -911,13 +1010,9 @@ class Engine {
     if (wake_.every_pane) wake = now_pane_ + 1;
     for (size_t i : wake_.sliding) wake = std::min(wake, h.win.next_expiry(i));
     if (!wake_.wait_levels.empty())
-      wake = std::min(wake, crossing_pane(oldest(h.waiting_queue, h.tickets,
-                                                 [](const Ticket& t) { return t.issued_ts; }),
-                                          wake_.wait_levels));
+      wake = std::min(wake, crossing_pane(oldest_waiting(h), wake_.wait_levels));
     if (!wake_.call_levels.empty())
-      wake = std::min(wake, crossing_pane(oldest(h.call_queue, h.calls,
-                                                 [](const CallState& c) { return c.queued_ts; }),
-                                          wake_.call_levels));
+      wake = std::min(wake, crossing_pane(oldest_call(h), wake_.call_levels));
     if (wake_.overdue) {
       const int64_t sla_ms = cfg_.opinion_sla_s * 1000;
       auto it = std::lower_bound(h.open_opinions.begin(), h.open_opinions.end(), now_ - sla_ms);
@@ -929,15 +1024,23 @@ class Engine {
     h.wake_pane = wake;
   }
 
-  void evaluate(Hall& h) {
+  // Evaluates the rules of `h` whose inputs changed since its last evaluation; all of
+  // them when a wake is due (or `force`). A rule none of whose inputs changed, and for
+  // which no time-driven change is due, would give the same outcome: it is skipped.
+  void evaluate(Hall& h, bool force = false) {
     if (rules_.empty()) {
       h.wake_pane = std::numeric_limits<int64_t>::max();
       return;
     }
     sync(h);
+    const uint32_t dirty = h.dirty | h.win.take_changed();
+    h.dirty = 0;
+    const bool due = force || h.wake_pane <= now_pane_;
+    if (!due && !(dirty & relevant_)) return;
     const size_t changes_before = changes_.size() + static_cast<size_t>(diag_.alerts_dropped);
     for (size_t i = 0; i < rules_.size(); ++i) {
       const CompiledRule& r = rules_[i];
+      if (!due && !(dirty & r.inputs)) continue;
       const double v = value_of(h, r.kpi, r.horizon);
       bool guard_ok = true;
       if (r.guard) {
@@ -1000,19 +1103,24 @@ class Engine {
   }
 
   Config cfg_;
-  CallRules calls_;
   std::vector<int64_t> sliding_s_, sliding_panes_;  // configured horizons first
   size_t outputs_ = 0;
   int est_index_ = -1;
   int64_t longest_out_panes_ = 0;
   int64_t longest_ms_ = 0;
   std::vector<CompiledRule> rules_;
+  uint32_t relevant_ = 0;  // inputs read by some rule
   WakePlan wake_;
   int64_t day_evaluated_ = kNever;
 
   NameTable hall_names_;
   std::vector<std::unique_ptr<Hall>> halls_;
-  HashMap64<uint32_t> ids_{1024};  // id hash -> minute of the event's ts
+  IdSet ids_;                           // hashes of the ids seen, by local day of arrival
+  std::vector<uint32_t> forget_queue_;  // halls still to forget their old state (a stack)
+  int64_t forget_cutoff_ = 0;
+  static constexpr size_t kForgetBudget = 128;  // tickets looked at per push
+  int forget_stage_ = 0;                        // of the hall on top: see forget_next
+  size_t forget_cursor_ = 0;
 
   int64_t now_ = 0, now_pane_ = 0, day_ = kNever, midnight_ms_ = 0, today_start_pane_ = 0;
   Diagnostics diag_;

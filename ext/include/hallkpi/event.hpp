@@ -180,7 +180,9 @@ struct Event {
   int64_t ts = 0;
   std::string_view id, hall, ticket, service, channel, window, staff, opinion, call, queue, agent;
   int score = 0;
-  double hold_s = 0, talk_s = 0;
+  double hold_s = 0, talk_s = 0;    // as given (seconds)
+  double hold_ms = 0, talk_ms = 0;  // seconds_to_ms of them: what sums add
+
   bool wechat = false;  // ticket.issued from the wechat or appointment channel
   AgentStateKind state = AgentStateKind::None;
   // Contract v1.1: the producer's id and sequence number, or seq < 0 when absent.
@@ -189,6 +191,18 @@ struct Event {
 };
 
 constexpr int64_t kMaxTs = 253402300799999;  // 9999-12-31T23:59:59.999Z
+
+// Durations at or above this many milliseconds (2^31, 24.8 days, never seen in practice)
+// are not rounded and are summed apart, as doubles, so that no int64 sum can overflow.
+constexpr double kExactMsCap = 2147483648.0;
+
+// Whole milliseconds of `seconds` (finite, >= 0), rounded to the nearest with halves up:
+// floor(s * 1000 + 0.5) in IEEE double arithmetic (tests/reference does the same). At or
+// above kExactMsCap the product, unrounded.
+inline double seconds_to_ms(double seconds) {
+  const double x = seconds * 1000.0;
+  return x < kExactMsCap ? std::floor(x + 0.5) : x;
+}
 
 namespace detail {
 
@@ -431,9 +445,16 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
           ev.type == EventType::CallRated)
         if (!(err = text(F_AGENT, &ev.agent)).empty()) return err;
       if (ev.type == EventType::CallAnswered || ev.type == EventType::CallAbandoned ||
-          ev.type == EventType::CallTimeout)
-        return number(F_HOLD_S, &ev.hold_s);
-      if (ev.type == EventType::CallCompleted) return number(F_TALK_S, &ev.talk_s);
+          ev.type == EventType::CallTimeout) {
+        if (!(err = number(F_HOLD_S, &ev.hold_s)).empty()) return err;
+        ev.hold_ms = seconds_to_ms(ev.hold_s);
+        return {};
+      }
+      if (ev.type == EventType::CallCompleted) {
+        if (!(err = number(F_TALK_S, &ev.talk_s)).empty()) return err;
+        ev.talk_ms = seconds_to_ms(ev.talk_s);
+        return {};
+      }
       if (ev.type == EventType::CallRated) return score();
       return {};
     case EventType::AgentState: {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hallkpi/alerts.hpp"
+#include "hallkpi/dense_map.hpp"
 #include "hallkpi/event.hpp"
 #include "hallkpi/flat_map.hpp"
 #include "hallkpi/windows.hpp"
@@ -19,6 +20,26 @@
 namespace hallkpi {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+constexpr int64_t kUnknown = std::numeric_limits<int64_t>::max();  // a cache not filled
+
+// A timestamp of a valid event (0 ..= kMaxTs < 2^48 ms) in 6 bytes: the ticket table is
+// the largest per-hall state (a ticket of 36 bytes, was 48).
+struct Ts48 {
+  uint16_t w[3] = {0, 0, 0};
+  Ts48() = default;
+  Ts48(int64_t v) { *this = v; }  // NOLINT: converts like the int64 it stands for
+  Ts48& operator=(int64_t v) {
+    const auto u = static_cast<uint64_t>(v);
+    w[0] = static_cast<uint16_t>(u);
+    w[1] = static_cast<uint16_t>(u >> 16);
+    w[2] = static_cast<uint16_t>(u >> 32);
+    return *this;
+  }
+  operator int64_t() const {  // NOLINT
+    return static_cast<int64_t>(w[0] | (uint64_t{w[1]} << 16) | (uint64_t{w[2]} << 32));
+  }
+};
+static_assert(kMaxTs < (int64_t{1} << 48), "Ts48 holds every valid ts");
 
 struct Ticket {
   enum : uint8_t {
@@ -29,7 +50,7 @@ struct Ticket {
     NoShow = 16,
     Cancelled = 32
   };
-  int64_t issued_ts = 0, call_ts = 0, start_ts = 0, done_ts = 0;
+  Ts48 issued_ts, call_ts, start_ts, done_ts;
   uint32_t completed_staff = kNoStaff;
   uint32_t orphan_events = 0;  // applied events while no ticket.issued was applied
   uint8_t flags = 0;
@@ -41,10 +62,10 @@ struct Ticket {
   // Latest time the ticket is known by (what old-state cleanup goes by).
   int64_t last_ts() const {
     int64_t t = kNever;
-    if (flags & Issued) t = std::max(t, issued_ts);
-    if (flags & Called) t = std::max(t, call_ts);
-    if (flags & Started) t = std::max(t, start_ts);
-    if (flags & Completed) t = std::max(t, done_ts);
+    if (flags & Issued) t = std::max<int64_t>(t, issued_ts);
+    if (flags & Called) t = std::max<int64_t>(t, call_ts);
+    if (flags & Started) t = std::max<int64_t>(t, start_ts);
+    if (flags & Completed) t = std::max<int64_t>(t, done_ts);
     return t;
   }
 };
@@ -88,7 +109,7 @@ struct Hall {
   std::string name;
   uint32_t index = 0;  // position in the engine's hall list
   NameTable staff;
-  HashMap64<Ticket> tickets{64};
+  DenseMap<Ticket> tickets{64};
   HashMap64<CallState> calls{16};
   HashMap64<WindowState> windows{16};
   HashMap64<AgentRecord> agents{16};
@@ -104,6 +125,8 @@ struct Hall {
   // Earliest pane at which an alert rule could change state with no new event of this
   // hall (a window expiring, a pending period ending, a waiting time crossing a threshold).
   int64_t wake_pane = std::numeric_limits<int64_t>::min();
+  uint32_t dirty = ~0u;  // inputs (inputs.hpp) changed since the last evaluation
+  int64_t oldest_waiting = kUnknown, oldest_call = kUnknown;  // see Engine::oldest_waiting
 };
 
 }  // namespace hallkpi
