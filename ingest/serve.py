@@ -178,7 +178,10 @@ class Service:
         halls = sorted(o.halls.halls) if o.halls.halls is not None else None
         started = time.monotonic()
         now = self._now_ms()
-        result = recover(self.engine, o.store, now_ms=now, halls=halls)
+        # A stored event dated beyond the lead (one accepted before the limit existed)
+        # is not read: it would move every hall's clock again after each restart.
+        lead = o.admission.max_lead_ms if o.wall_clock else None
+        result = recover(self.engine, o.store, now_ms=now, halls=halls, max_lead_ms=lead)
         self.engine.drain_alerts()  # changes of the past were stored when they happened
         drain_gaps = getattr(self.engine, "drain_gap_changes", None)
         if drain_gaps is not None:

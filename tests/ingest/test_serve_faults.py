@@ -4,6 +4,8 @@ future-dated event, unknown and too many halls, a spool left by an earlier run."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,38 @@ def test_a_future_dated_event_is_refused_and_moves_no_clock(broker: Broker, tmp_
     svc.stop()
     seen.close()
     pub.close()
+
+
+def test_a_future_event_stored_before_the_limit_does_not_come_back(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A store written before the clock limit existed (here by ``hallkpi load``, which
+    has no wall clock) may hold an event dated 2200: recovery must not replay it."""
+    events = tmp_path / "old.jsonl"
+    old = [issued(1), issued(2, ts=7258118400000)]  # 2200-01-01
+    events.write_text("".join(json.dumps(e) + "\n" for e in old), encoding="utf-8")
+    load = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "hallkpi"),
+            "load",
+            str(events),
+            "--store",
+            f"chdb://{tmp_path / 'store'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert load.returncode == 0, load.stderr
+    svc = ServiceProcess(broker, tmp_path / "store", event_clock=False)
+    svc.start()
+    wait_until(lambda: svc.snapshot()["diagnostics"]["events_applied"] == 1, 60, "recovery")
+    snap = svc.snapshot()
+    assert abs(snap["now"] - now_ms()) < 60_000
+    assert snap["halls"]["yuhua"]["now"]["waiting"] == 1
+    assert snap["halls"]["yuhua"]["now"]["longest_wait_s"] < 600
+    svc.stop()
 
 
 def retained_statuses(broker: Broker) -> set[str]:
