@@ -273,10 +273,11 @@ class Service:
         await asyncio.to_thread(self.decisions.close, 10)
 
     async def _stop_outbox(self) -> None:
-        assert self.outbox is not None
-        self._publish(
-            self.topics.presence(self.options.client_id), b'{"state": "offline"}', retain=True
-        )
+        assert self.outbox is not None and self.link is not None
+        if self.link.connected.is_set():  # else the broker has, or will send, our will
+            self._publish(
+                self.topics.presence(self.options.client_id), b'{"state": "offline"}', retain=True
+            )
         await self.outbox.stop()
 
     # --- messages ------------------------------------------------------------------------
