@@ -79,6 +79,8 @@ def print_summary(console: Console, result: DemoResult, opts: DemoOptions) -> No
     console.print(
         f"events applied {result.events_applied:,} (duplicates {result.duplicates}, "
         f"rejected {result.rejected}); store rows: {rows}\n"
+        f"sequence check: {result.producers} producers, "
+        f"{result.upstream_lost} events lost upstream\n"
         f"day simulated in {result.day_s:.1f} s, {result.total_s:.1f} s in all\n"
         f"store   {opts.store_dir}  (chDB; cleared at the start of every demo run)\n"
         f"report  {result.report}\n"

@@ -96,6 +96,9 @@ class DemoResult:
     store: str = ""
     report: str = ""
     alert_changes: list[dict[str, Any]] = field(default_factory=list)
+    # Sequence check of contract v1.1: producers seen and events found missing upstream.
+    producers: int = 0
+    upstream_lost: int = 0
 
 
 class DayRun:
@@ -298,5 +301,7 @@ def run_in_process(opts: DemoOptions, console: Console) -> tuple[DemoResult, Sto
         day_s=day_s,
         store=opts.store_url,
         alert_changes=run.changes,
+        producers=int(engine.diagnostics().get("producers", 0)),
+        upstream_lost=int(engine.diagnostics().get("upstream_lost_events", 0)),
     )
     return result, store

@@ -280,6 +280,8 @@ def run_through_mqtt(opts: DemoOptions, console: Console) -> tuple[DemoResult, S
         day_s=time.monotonic() - began,
         store=opts.store_url,
         alert_changes=day.changes,
+        producers=int(diag.get("producers", 0)),
+        upstream_lost=int(diag.get("upstream_lost_events", 0)),
     )
     if result.events_applied != day.published:
         console.print(

@@ -108,6 +108,9 @@ def test_summary_and_store_equal_a_replay_of_the_same_day(first_run: tuple[Path,
         assert h["rating_mean"] == pytest.approx(today["rating_mean"])
     n_events = len(simulate(halls=HALLS, date=DATE, seed=SEED, tickets_per_hall=TICKETS))
     assert summary["events_applied"] == n_events
+    # each hall's queue system and its phone line number their events (contract v1.1)
+    assert (summary["producers"], summary["upstream_lost"]) == (2 * HALLS, 0)
+    assert f"sequence check: {2 * HALLS} producers, 0 events lost upstream" in first_run[1]
     rows = summary["store_rows"]
     assert rows["events"] == n_events
     assert rows["hall_kpis"] >= 660 * HALLS * 4  # every simulated minute, 4 horizons
@@ -164,6 +167,7 @@ def test_rerun_into_the_same_folder_starts_afresh_here_through_mqtt(
         assert h["wait_p90_s"] == pytest.approx(today["wait_p90_s"])
     n_events = len(simulate(halls=HALLS, date=DATE, seed=SEED, tickets_per_hall=TICKETS))
     assert summary["events_applied"] == summary["store_rows"]["events"] == n_events
+    assert (summary["producers"], summary["upstream_lost"]) == (2 * HALLS, 0)
     assert summary["store_rows"]["hall_kpis"] > 0
     assert "gulou queue" in (data / "report.html").read_text(encoding="utf-8")
     if mqtt:
