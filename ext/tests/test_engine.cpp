@@ -303,6 +303,29 @@ static void test_alerts() {
   CHECK(e.alert_state(0, 1) == AlertStateKind::Ok);
 }
 
+// A rule on a sliding horizon is woken by the expiry of the kinds it reads, found past
+// entries of other kinds, also when a late contribution lands before them.
+static void test_alert_on_expiry() {
+  g_test = "alert_on_expiry";
+  Config c;
+  c.alert_rules = {{"called", "called_first", "5m", Op::Ge, 2, 0, false, "", "", 0}};
+  Engine e(c);
+  for (int i = 0; i < 4; ++i)  // issued: a kind the rule does not read
+    CHECK(
+        e.push_json(issued("i" + std::to_string(i), T0 + (i / 2) * 20000, "A" + std::to_string(i)))
+            .applied == 1);
+  CHECK(e.push_json(at("c0", "ticket.called", T0 + 60000, "A0")).applied == 1);
+  CHECK(e.drain_alerts().empty());
+  CHECK(e.push_json(at("c1", "ticket.called", T0 + 10000, "A1")).applied == 1);  // late
+  auto ch = e.drain_alerts();
+  CHECK(ch.size() == 1 && ch[0].state == AlertStateKind::Firing && ch[0].ts == T0 + 60000);
+  e.advance(T0 + 309999);  // issued ones left at T0 + 300 s: no change
+  CHECK(e.drain_alerts().empty());
+  e.advance(T0 + 310000);  // the late call leaves: 1 < 2 * 0.9
+  ch = e.drain_alerts();
+  CHECK(ch.size() == 1 && ch[0].state == AlertStateKind::Ok && ch[0].ts == T0 + 310000);
+}
+
 static void test_hash_map() {
   g_test = "hash_map";
   std::mt19937_64 rng(7);
@@ -426,6 +449,7 @@ int main() {
   test_gauges();
   test_durations_orphans_reuse();
   test_alerts();
+  test_alert_on_expiry();
   test_hash_map();
   test_histogram();
   test_timezone();

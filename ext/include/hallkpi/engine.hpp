@@ -540,7 +540,7 @@ class Engine {
       if (state == AlertStateKind::Firing) {
         sync(h);
         record(h, now_, Contrib::AlertFired, 0, kNoStaff, false);
-        h.wake_pane = now_pane_;  // a rule may read alerts_fired: look again
+        h.wake_pane = h.due_pane = now_pane_;  // a rule may read alerts_fired: look again
       }
       if (changes_.size() >= cfg_.max_pending_alerts) {
         ++diag_.alerts_dropped;
@@ -960,7 +960,9 @@ class Engine {
 
   // Which inputs can change a rule's outcome with time alone; see plan_wakes().
   struct WakePlan {
-    std::vector<size_t> sliding;      // sliding horizons read by some rule
+    // Sliding horizons read by some rule, each with the kinds of contribution read
+    // from it: the expiry of another kind changes no rule's outcome.
+    std::vector<std::pair<size_t, uint32_t>> sliding;
     bool every_pane = false;          // a rule reads a KPI that moves with every pane
     std::vector<double> wait_levels;  // thresholds on longest_wait_s, ascending
     std::vector<double> call_levels;  // thresholds on longest_call_wait_s, ascending
@@ -968,11 +970,12 @@ class Engine {
   };
 
   void plan_wakes() {
-    std::vector<bool> sliding(sliding_s_.size(), false);
+    std::vector<uint32_t> sliding(sliding_s_.size(), 0);
     auto note = [&](Kpi k, int horizon, const std::vector<double>& levels) {
-      if (horizon >= 0) sliding[static_cast<size_t>(horizon)] = true;
+      const uint32_t kinds = inputs_of(k) & kKindInputs;
+      if (horizon >= 0) sliding[static_cast<size_t>(horizon)] |= kinds;
       if (horizon == kToday && k == Kpi::ThroughputPerH) wake_.every_pane = true;
-      if (k == Kpi::EstWaitS) sliding[static_cast<size_t>(est_index_)] = true;
+      if (k == Kpi::EstWaitS) sliding[static_cast<size_t>(est_index_)] |= kinds;
       if (k == Kpi::OpinionsOverdue) wake_.overdue = true;
       auto* target = k == Kpi::LongestWaitS       ? &wake_.wait_levels
                      : k == Kpi::LongestCallWaitS ? &wake_.call_levels
@@ -986,7 +989,7 @@ class Engine {
       if (r.guard) note(r.guard_kpi, r.guard_horizon, {r.guard_min});
     }
     for (size_t i = 0; i < sliding.size(); ++i)
-      if (sliding[i]) wake_.sliding.push_back(i);
+      if (sliding[i]) wake_.sliding.emplace_back(i, sliding[i]);
     std::sort(wake_.wait_levels.begin(), wake_.wait_levels.end());
     std::sort(wake_.call_levels.begin(), wake_.call_levels.end());
   }
@@ -1005,10 +1008,13 @@ class Engine {
     return std::numeric_limits<int64_t>::max();
   }
 
+  // Two wakes: `due_pane`, when time alone changes a figure or a state that some rule
+  // reads (every rule is evaluated then), and `wake_pane`, the earlier of it and the
+  // next expiry of a kind some rule reads (the expiry marks its kind changed, so only
+  // the rules reading that kind are evaluated).
   void plan_wake(Hall& h) {
     int64_t wake = std::numeric_limits<int64_t>::max();
     if (wake_.every_pane) wake = now_pane_ + 1;
-    for (size_t i : wake_.sliding) wake = std::min(wake, h.win.next_expiry(i));
     if (!wake_.wait_levels.empty())
       wake = std::min(wake, crossing_pane(oldest_waiting(h), wake_.wait_levels));
     if (!wake_.call_levels.empty())
@@ -1021,6 +1027,8 @@ class Engine {
     for (size_t i = 0; i < rules_.size(); ++i)
       if (h.alerts[i].state == AlertStateKind::Pending)
         wake = std::min(wake, pane_of(h.alerts[i].pending_since + rules_[i].for_ms));
+    h.due_pane = wake;
+    for (const auto& [i, kinds] : wake_.sliding) wake = std::min(wake, h.win.next_expiry(i, kinds));
     h.wake_pane = wake;
   }
 
@@ -1029,14 +1037,14 @@ class Engine {
   // which no time-driven change is due, would give the same outcome: it is skipped.
   void evaluate(Hall& h, bool force = false) {
     if (rules_.empty()) {
-      h.wake_pane = std::numeric_limits<int64_t>::max();
+      h.wake_pane = h.due_pane = std::numeric_limits<int64_t>::max();
       return;
     }
     sync(h);
     const uint32_t dirty = h.dirty | h.win.take_changed();
     h.dirty = 0;
-    const bool due = force || h.wake_pane <= now_pane_;
-    if (!due && !(dirty & relevant_)) return;
+    const bool due = force || h.due_pane <= now_pane_;
+    if (!due && !(dirty & relevant_) && h.wake_pane > now_pane_) return;
     const size_t changes_before = changes_.size() + static_cast<size_t>(diag_.alerts_dropped);
     for (size_t i = 0; i < rules_.size(); ++i) {
       const CompiledRule& r = rules_[i];
@@ -1084,7 +1092,7 @@ class Engine {
     // A change may move a figure that an earlier rule reads (alerts_fired): look again
     // at the next evaluation.
     if (changes_.size() + static_cast<size_t>(diag_.alerts_dropped) != changes_before)
-      h.wake_pane = now_pane_;
+      h.wake_pane = h.due_pane = now_pane_;
   }
 
   void fire(Hall& h, size_t rule, double v) {

@@ -124,7 +124,8 @@ struct Hall {
   std::vector<AlertState> alerts;
   // Earliest pane at which an alert rule could change state with no new event of this
   // hall (a window expiring, a pending period ending, a waiting time crossing a threshold).
-  int64_t wake_pane = std::numeric_limits<int64_t>::min();
+  int64_t wake_pane = std::numeric_limits<int64_t>::min();  // evaluate from this pane
+  int64_t due_pane = std::numeric_limits<int64_t>::min();   // every rule, from this pane
   uint32_t dirty = ~0u;  // inputs (inputs.hpp) changed since the last evaluation
   int64_t oldest_waiting = kUnknown, oldest_call = kUnknown;  // see Engine::oldest_waiting
 };

@@ -19,6 +19,7 @@ constexpr uint32_t kAgentInput = 1u << 19;    // agent states
 constexpr uint32_t kOpinionInput = 1u << 20;  // open opinions
 constexpr uint32_t kServingInput = 1u << 21;  // tickets being served
 constexpr uint32_t kAllInputs = ~0u;
+constexpr uint32_t kKindInputs = 0xFFFFu;  // the contribution kinds
 
 constexpr uint32_t bit(Contrib c) { return 1u << static_cast<unsigned>(c); }
 

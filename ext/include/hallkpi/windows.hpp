@@ -28,7 +28,8 @@ struct Horizon {
   int64_t seconds = 0;  // 0 for today
   int64_t panes = 0;    // panes covered (sliding horizons)
   int64_t start_pane = std::numeric_limits<int64_t>::min();
-  size_t pos = 0;  // first log entry inside (sliding horizons)
+  size_t pos = 0;   // first log entry inside (sliding horizons)
+  size_t scan = 0;  // entries in [pos, scan) are of no kind next_expiry() watches
   Tally gone;
   // Values of the rare long contributions inside, kept exactly (see Tally).
   std::vector<double> hold_huge, talk_huge;
@@ -214,7 +215,10 @@ class HallWindows {
     if (sliding_.empty()) trim = log_.size();
     if (trim > 0) {
       log_.pop_front(trim);
-      for (auto& h : sliding_) h.pos -= trim;
+      for (auto& h : sliding_) {
+        h.pos -= trim;
+        h.scan = h.scan > trim ? h.scan - trim : 0;
+      }
     }
   }
 
@@ -242,6 +246,8 @@ class HallWindows {
           h.gone.apply(c, +1);  // already past this horizon: recorded and gone at once
           if (logged && idx <= h.pos) ++h.pos;
         }
+        // An entry inserted before the scan mark: look at it (inside), or step over it.
+        if (logged && idx < h.scan) h.scan = c.pane >= h.start_pane ? idx : h.scan + 1;
       }
     }
     if (c.pane >= today_.start_pane) {
@@ -284,10 +290,16 @@ class HallWindows {
     return c;
   }
 
-  // The pane from which sliding horizon i loses its oldest contribution, or INT64_MAX.
-  int64_t next_expiry(size_t i) const {
-    const Horizon& h = sliding_[i];
-    return h.pos < log_.size() ? log_[h.pos].pane + h.panes : std::numeric_limits<int64_t>::max();
+  // The pane from which sliding horizon i loses its oldest contribution of a kind in
+  // `kinds` (bits 1 << kind), or INT64_MAX. `kinds` must be the same at every call for
+  // one i: the entries already passed over are remembered (`scan`), so the log is
+  // walked once, not at every call.
+  int64_t next_expiry(size_t i, uint32_t kinds) {
+    Horizon& h = sliding_[i];
+    if (h.scan < h.pos) h.scan = h.pos;
+    while (h.scan < log_.size() && !(kinds & (1u << static_cast<unsigned>(log_[h.scan].kind))))
+      ++h.scan;
+    return h.scan < log_.size() ? log_[h.scan].pane + h.panes : std::numeric_limits<int64_t>::max();
   }
   // A horizon to read.
   Horizon& sliding(size_t i) {
