@@ -9,6 +9,8 @@ EXTRAS ?= dev,server,grafana
 CXX ?= g++
 CXXFLAGS_TEST := -std=c++17 -Wall -Wextra -Werror -Iext/include
 STAMP := $(VENV)/.installed-$(INSTALL)
+# Every package folder, sub-packages included (a new file changes only its own folder's time).
+PACKAGE_DIRS := $(shell find core ingest telephony dashboards -type d -not -name __pycache__)
 
 .PHONY: all venv install mosquitto test pytest cpp-test lint format bench demo clean
 
@@ -23,7 +25,7 @@ venv: $(PY)
 
 # Rebuilt when the package definition or the C++ sources change.
 # Folders are prerequisites too: strict editable installs only see files present at install.
-$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) core ingest telephony dashboards
+$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) $(PACKAGE_DIRS)
 	@rm -f $(VENV)/.installed-*
 ifeq ($(INSTALL),regular)
 	$(PY) -m pip install --quiet ".[$(EXTRAS)]"

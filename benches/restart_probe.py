@@ -3,7 +3,7 @@
 
     python benches/restart_probe.py STORE_URL BROKER_PORT STARTED_AT NOW_MS
 
-Steps, as the service runs them: imports (the interpreter, ``hallkpi.ingest.serve`` and
+Steps, as the service runs them: imports (the interpreter, ``hallkpi.ingest.service.app`` and
 what it pulls in), chDB open (the first connection), schema check (``ensure_schema``),
 recovery read (until the first block of events is ready: the store's scan, the
 decoding and the sort by arrival), recovery apply (the remaining pushes), broker
@@ -25,18 +25,18 @@ import sys  # noqa: E402
 from inspect import signature  # noqa: E402
 from typing import Any  # noqa: E402
 
-import hallkpi.ingest.serve  # noqa: E402, F401  (what the service imports)
+import hallkpi.ingest.service.app  # noqa: E402, F401  (what the service imports)
 from gmqtt import Client  # noqa: E402
 from gmqtt.mqtt.constants import MQTTv50  # noqa: E402
 from hallkpi.core import Engine  # noqa: E402
-from hallkpi.ingest.connection import Store  # noqa: E402
-from hallkpi.ingest.recovery import (  # noqa: E402
+from hallkpi.ingest.store.connection import Store  # noqa: E402
+from hallkpi.ingest.store.recovery import (  # noqa: E402
     dead_letter_counts,
     longest_horizon_s,
     read_event_blocks,
     recovery_start,
 )
-from hallkpi.ingest.schema import ensure_schema  # noqa: E402
+from hallkpi.ingest.store.schema import ensure_schema  # noqa: E402
 
 CLIENT_ID = "restart-probe"
 

@@ -25,7 +25,7 @@ from harness import Goal, report
 PROBE = r"""
 import json, random, sys, time
 from hallkpi.core import Engine
-from hallkpi.ingest.hallservice import Admission, HallService, engine_checks_time
+from hallkpi.ingest.service.logic import Admission, HallService, engine_checks_time
 
 N, SEED = int(sys.argv[1]), int(sys.argv[2])
 rng = random.Random(SEED)

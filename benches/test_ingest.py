@@ -10,7 +10,7 @@ import orjson
 import pytest
 import workloads
 from hallkpi.core.engine import Engine
-from hallkpi.core.simulate import hall_name
+from hallkpi.core.sim.simulate import hall_name
 from harness import Goal, fmt_s, race, report
 from pytest_benchmark.fixture import BenchmarkFixture
 

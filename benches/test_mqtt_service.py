@@ -28,7 +28,7 @@ from harness import Goal, fmt_s, report
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ingest"))
 
-from hallkpi.core.simulate import simulate
+from hallkpi.core.sim.simulate import simulate
 from mqtt_broker import Broker, free_port, mosquitto_binary
 from service_process import ServiceProcess, wait_until
 

@@ -12,9 +12,9 @@ import pytest
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
-from hallkpi.ingest.batch import Batch
-from hallkpi.ingest.jsonl import decode_events, event_columns
-from hallkpi.ingest.native import PackedStrings
+from hallkpi.ingest.store.batch import Batch
+from hallkpi.ingest.store.jsonl import decode_events, event_columns
+from hallkpi.ingest.store.native import PackedStrings
 from harness import Goal, fmt_s, fmt_speedup, race, report
 from pytest_benchmark.fixture import BenchmarkFixture
 

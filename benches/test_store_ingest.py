@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.load import LoadReport, load_stream
-from hallkpi.ingest.recovery import replay_into
-from hallkpi.ingest.schema import ensure_schema
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.load import LoadReport, load_stream
+from hallkpi.ingest.store.recovery import replay_into
+from hallkpi.ingest.store.schema import ensure_schema
 from harness import Goal, fmt_s, fmt_speedup, race, report
 from pytest_benchmark.fixture import BenchmarkFixture
 

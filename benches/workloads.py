@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from hallkpi.core.engine import EVENT_STRING_FIELDS
-from hallkpi.core.simulate import simulate_lines
+from hallkpi.core.sim.simulate import simulate_lines
 
 DATE = "2026-11-27"
 TIMEZONE = "Asia/Shanghai"

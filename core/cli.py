@@ -14,11 +14,9 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
+from hallkpi.core.errors import CommandError
+
 Register = Callable[[Any], None]
-
-
-class CommandError(Exception):
-    """A command failed for a reason the user can fix; printed without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,3 +13,7 @@ class InvalidEvent(HallkpiError, ValueError):
 
 class ConfigError(HallkpiError, ValueError):
     """A configuration file or option is wrong; the message says what to change."""
+
+
+class CommandError(HallkpiError):
+    """A command failed for a reason the user can fix; printed without a traceback."""

@@ -16,10 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 from typing import IO, Any, cast
 
-from hallkpi.core.cli import CommandError
 from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.engine import Engine, PushResult
-from hallkpi.core.errors import ConfigError
+from hallkpi.core.errors import CommandError, ConfigError
 from hallkpi.core.progress import Progress
 
 CHUNK = 8 << 20

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hallkpi.core.cli import CommandError
+from hallkpi.core.errors import CommandError
 from hallkpi.dashboards.errors import GrafanaError
 
 if TYPE_CHECKING:  # imported when a command runs: registering must stay cheap

@@ -20,7 +20,7 @@ from hallkpi.dashboards import (
     message_template,
     notifications,
     staff_performance,
-    trends,
+    trends_board,
 )
 from hallkpi.dashboards.panels import Board
 from hallkpi.dashboards.query import SqlQuery
@@ -33,7 +33,7 @@ BOARDS: tuple[Callable[[GrafanaSettings], Board], ...] = (
     hall_detail.build,
     call_center.build,
     staff_performance.build,
-    trends.build,
+    trends_board.build,
 )
 WALL_SCREENS: tuple[str, ...] = (city_overview.UID, call_center.UID)
 """Dashboards meant for wall screens (kiosk URLs are printed for these)."""

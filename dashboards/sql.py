@@ -1,5 +1,5 @@
 """The SQL the panels and rules send to ClickHouse, on the store schema of
-:mod:`hallkpi.ingest.schema` (``hall_kpis``: one row per snapshot, hall and horizon,
+:mod:`hallkpi.ingest.store.schema` (``hall_kpis``: one row per snapshot, hall and horizon,
 every gauge repeated on each horizon's row; ``staff_kpis``; ``alerts``).
 
 Grafana fills in the macros: ``$__timeFilter(ts)`` (the dashboard's or the rule's time

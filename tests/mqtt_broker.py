@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from hallkpi.ingest.mosquitto_conf import render
+from hallkpi.ingest.service.mosquitto_conf import render
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -50,7 +50,7 @@ def render_deploy_config(
     acl_file: Path | None = None,
     tls: tuple[int, Path, Path] | None = None,
 ) -> str:
-    """``deploy/mosquitto.conf`` for a test (see :mod:`hallkpi.ingest.mosquitto_conf`)."""
+    """``deploy/mosquitto.conf`` for a test (see :mod:`hallkpi.ingest.service.mosquitto_conf`)."""
     text = (DEPLOY / "mosquitto.conf").read_text()
     return render(text, port, workdir, password_file=password_file, acl_file=acl_file, tls=tls)
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.core.advice import (
+from hallkpi.core.decide.advice import (
     AdviceSettings,
     hall_advice,
     horizon_seconds,
     staffing_advice,
 )
-from hallkpi.core.erlang import erlang_c_model, servers_needed
+from hallkpi.core.decide.erlang import erlang_c_model, servers_needed
 from hallkpi.core.errors import ConfigError
 
 T0 = 1795741200000  # 2026-11-27 06:20 Shanghai

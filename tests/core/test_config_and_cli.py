@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hallkpi.core import ConfigError, Engine, load_config
 from hallkpi.core.cli import main
-from hallkpi.core.simulate import simulate_lines
+from hallkpi.core.sim.simulate import simulate_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1764205200000

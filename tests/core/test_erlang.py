@@ -9,7 +9,7 @@ import random
 
 import pytest
 from hallkpi.core.cli import main
-from hallkpi.core.erlang import (
+from hallkpi.core.decide.erlang import (
     QueueingError,
     erlang_a,
     erlang_b,

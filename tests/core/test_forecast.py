@@ -7,10 +7,9 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from hallkpi.core.advice import AdviceSettings
-from hallkpi.core.erlang import servers_needed
-from hallkpi.core.errors import ConfigError
-from hallkpi.core.forecast import (
+from hallkpi.core.decide.advice import AdviceSettings
+from hallkpi.core.decide.erlang import servers_needed
+from hallkpi.core.decide.forecast import (
     ForecastSettings,
     backtest,
     forecast,
@@ -18,6 +17,7 @@ from hallkpi.core.forecast import (
     plan,
     week_start,
 )
+from hallkpi.core.errors import ConfigError
 
 FIRST = dt.date(2026, 10, 5)  # a Monday
 SLOTS = range(8 * 60 + 30, 17 * 60, 30)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hallkpi.core.errors import ConfigError
-from hallkpi.core.quoted_wait import (
+from hallkpi.core.decide.quoted_wait import (
     Z10,
     Z90,
     QuotedWaitSettings,
@@ -14,6 +13,7 @@ from hallkpi.core.quoted_wait import (
     handle_from_status,
     quote,
 )
+from hallkpi.core.errors import ConfigError
 
 T0 = 1795741200000
 

@@ -1,4 +1,4 @@
-"""Tests of hallkpi.core.simulate: contract validity, determinism, realism, faults, CLI."""
+"""Tests of hallkpi.core.sim.simulate: contract validity, determinism, realism, faults, CLI."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hallkpi.core import simulate as sim
-from hallkpi.core.cli import CommandError
+from hallkpi.core.errors import CommandError
+from hallkpi.core.sim import simulate as sim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

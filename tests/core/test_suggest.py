@@ -6,8 +6,7 @@ import datetime as dt
 import math
 
 import pytest
-from hallkpi.core.errors import ConfigError
-from hallkpi.core.suggest import (
+from hallkpi.core.decide.suggest import (
     Bucket,
     HandleStats,
     RatingStats,
@@ -18,7 +17,8 @@ from hallkpi.core.suggest import (
     expansion,
     training,
 )
-from hallkpi.core.suggest_schedule import schedule
+from hallkpi.core.decide.suggest_schedule import schedule
+from hallkpi.core.errors import ConfigError
 
 S = SuggestionSettings()
 

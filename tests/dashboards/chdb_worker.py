@@ -39,12 +39,12 @@ def _ms(day: str, hour: int) -> int:
 
 def fill(directory: str) -> tuple[Any, dict[str, Any], list[str]]:
     from hallkpi.core import Engine
-    from hallkpi.core.simulate import simulate_lines
-    from hallkpi.ingest.connection import Store
-    from hallkpi.ingest.load import load_stream
-    from hallkpi.ingest.schema import ensure_schema
-    from hallkpi.ingest.spool import Spool
-    from hallkpi.ingest.writer import StoreWriter
+    from hallkpi.core.sim.simulate import simulate_lines
+    from hallkpi.ingest.store.connection import Store
+    from hallkpi.ingest.store.load import load_stream
+    from hallkpi.ingest.store.schema import ensure_schema
+    from hallkpi.ingest.store.spool import Spool
+    from hallkpi.ingest.store.writer import StoreWriter
 
     data = simulate_lines(halls=3, date=DAYS[0], days=2, seed=3, tickets_per_hall=300)
     store = Store(f"chdb://{directory}/store")

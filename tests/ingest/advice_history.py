@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from hallkpi.core import Engine
-from hallkpi.core.simulate import simulate
-from hallkpi.ingest.batch import ArrivalClock
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.serve import events_to_columns
-from hallkpi.ingest.spool import Spool
-from hallkpi.ingest.writer import StoreWriter
+from hallkpi.core.sim.simulate import simulate
+from hallkpi.ingest.service.app import events_to_columns
+from hallkpi.ingest.store.batch import ArrivalClock
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.spool import Spool
+from hallkpi.ingest.store.writer import StoreWriter
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = dt.date(2026, 11, 2)  # a Monday

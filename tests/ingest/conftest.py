@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hallkpi.core.simulate import simulate_lines
-from hallkpi.ingest.connection import Store
+from hallkpi.core.sim.simulate import simulate_lines
+from hallkpi.ingest.store.connection import Store
 from mqtt_broker import Broker, free_port
 from service_process import ServiceProcess
 

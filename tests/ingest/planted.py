@@ -8,8 +8,8 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.load import load_stream
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.load import load_stream
 
 TZ = ZoneInfo("Asia/Shanghai")
 

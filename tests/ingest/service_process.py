@@ -208,7 +208,7 @@ def store_query(store_dir: Path, sql: str) -> list[list[Any]]:
     has the directory open."""
     code = (
         "import json, sys\n"
-        "from hallkpi.ingest.connection import Store\n"
+        "from hallkpi.ingest.store.connection import Store\n"
         "s = Store('chdb://' + sys.argv[1])\n"
         "rows = s.rows(sys.argv[2].replace('{db}', s.database))\n"
         "print(json.dumps([list(r) for r in rows], default=str))\n"

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreError, StoreUnavailable
-from hallkpi.ingest.native import PackedStrings
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.native import PackedStrings
 
 T0 = 1764205200000
 

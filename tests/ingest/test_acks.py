@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hallkpi.ingest.acks import AckPump, Pending
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.spool import Spool
-from hallkpi.ingest.writer import StoreWriter, WriterConfig
+from hallkpi.ingest.service.acks import AckPump, Pending
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.spool import Spool
+from hallkpi.ingest.store.writer import StoreWriter, WriterConfig
 from store_rows import dicts_to_columns, event_dicts, stored_ids
 
 QUICK = WriterConfig(retries=1, backoff_s=0.001, backoff_max_s=0.05)

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from advice_history import LAST, RUSH_HALL, SLOW, History, history, load_with_snapshots
 from hallkpi.core.cli import main
-from hallkpi.core.suggest import Suggestion, SuggestionSettings
-from hallkpi.ingest.advise import advise, day_start_ms, last_event_day
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.schedule import schedule_week
+from hallkpi.core.decide.suggest import Suggestion, SuggestionSettings
+from hallkpi.ingest.decide.advise import advise, day_start_ms, last_event_day
+from hallkpi.ingest.decide.schedule import schedule_week
+from hallkpi.ingest.store.connection import Store
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -158,7 +158,7 @@ def test_no_value_is_put_into_sql_text(planted: tuple[Store, History, list[Any]]
     import test_sql_safety
     from test_sql_safety import CALLS, FRAGMENTS, interpolations
 
-    modules = ("advise", "schedule", "backtest_wait", "live_advice")
+    modules = ("decide/advise", "decide/schedule", "decide/backtest_wait", "service/live_advice")
     saved = test_sql_safety.STORE_MODULES
     test_sql_safety.STORE_MODULES = modules  # type: ignore[assignment]
     try:

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from advice_history import store_events
 from hallkpi.core.cli import main
-from hallkpi.core.quoted_wait import QuotedWaitSettings
-from hallkpi.core.simulate import simulate
-from hallkpi.ingest.advise import day_start_ms
-from hallkpi.ingest.backtest_wait import fit, replay_quotes, scores
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.spool import Spool
-from hallkpi.ingest.writer import StoreWriter
+from hallkpi.core.decide.quoted_wait import QuotedWaitSettings
+from hallkpi.core.sim.simulate import simulate
+from hallkpi.ingest.decide.advise import day_start_ms
+from hallkpi.ingest.decide.backtest_wait import fit, replay_quotes, scores
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.spool import Spool
+from hallkpi.ingest.store.writer import StoreWriter
 
 FIRST = dt.date(2026, 11, 23)
 TZ = "Asia/Shanghai"

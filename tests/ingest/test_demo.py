@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.core.simulate import simulate
-from hallkpi.ingest.report_data import intervals
-from hallkpi.ingest.report_svg import Axis, nice_step
-from hallkpi.ingest.wall import WallState, progress_line, render_wall
+from hallkpi.core.sim.simulate import simulate
+from hallkpi.ingest.demo.wall import WallState, progress_line, render_wall
+from hallkpi.ingest.report.data import intervals
+from hallkpi.ingest.report.svg import Axis, nice_step
 from mqtt_broker import mosquitto_binary
 from rich.console import Console
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.ingest.hallservice import HallFilter, HallService, shard_of
-from hallkpi.ingest.topics import Topics
+from hallkpi.ingest.service.logic import HallFilter, HallService, shard_of
+from hallkpi.ingest.service.topics import Topics
 
 T0 = 1764205200000
 TOPIC = "hallkpi/v1/halls/yuhua/events"

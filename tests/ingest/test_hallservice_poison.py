@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.ingest.hallservice import Admission, HallService
+from hallkpi.ingest.service.logic import Admission, HallService
 
 NOW = 1796400000000  # 2026-12-04, the wall clock of these tests
 TOPIC = "hallkpi/v1/halls/yuhua/events"

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from hallkpi.ingest.http import HttpEndpoint, http_get
+from hallkpi.ingest.service.http import HttpEndpoint, http_get
 
 
 def endpoint(healthy: bool = True) -> HttpEndpoint:

@@ -10,11 +10,11 @@ import pytest
 from conftest import closed_port
 from hallkpi.core import Engine
 from hallkpi.core.errors import ConfigError
-from hallkpi.core.simulate import simulate
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.hallservice import HallFilter, HallService
-from hallkpi.ingest.live_advice import AdviceRecorder, LiveDecisions, write_advice
-from hallkpi.ingest.schema import ensure_schema
+from hallkpi.core.sim.simulate import simulate
+from hallkpi.ingest.service.live_advice import AdviceRecorder, LiveDecisions, write_advice
+from hallkpi.ingest.service.logic import HallFilter, HallService
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import ensure_schema
 
 TOPIC = "hallkpi/v1/halls/{}/events"
 

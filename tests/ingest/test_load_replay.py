@@ -14,14 +14,14 @@ from conftest import day
 from hallkpi.core import Engine
 from hallkpi.core.cli import main
 from hallkpi.core.engine import EVENT_STRING_FIELDS
-from hallkpi.core.simulate import simulate_lines
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.jsonl import TYPE_FIELDS
-from hallkpi.ingest.load import Loader, chunk_results
-from hallkpi.ingest.recovery import read_event_blocks, recover, recovery_start, replay_into
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.spool import Spool
-from hallkpi.ingest.writer import StoreWriter
+from hallkpi.core.sim.simulate import simulate_lines
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.jsonl import TYPE_FIELDS
+from hallkpi.ingest.store.load import Loader, chunk_results
+from hallkpi.ingest.store.recovery import read_event_blocks, recover, recovery_start, replay_into
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.spool import Spool
+from hallkpi.ingest.store.writer import StoreWriter
 
 T0 = 1795744800000  # 2026-11-27 10:00 Asia/Shanghai
 

@@ -10,8 +10,8 @@ from typing import IO
 
 import numpy as np
 import pytest
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.native import (
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.native import (
     PackedStrings,
     encode_block,
     encode_strings,

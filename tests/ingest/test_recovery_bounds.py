@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from hallkpi.core import Engine
 from hallkpi.core.cli import main
-from hallkpi.core.simulate import simulate_lines
-from hallkpi.ingest.connection import Store
-from hallkpi.ingest.recovery import read_event_blocks, recover, recovery_start
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.spool import Spool
-from hallkpi.ingest.writer import StoreWriter
+from hallkpi.core.sim.simulate import simulate_lines
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.recovery import read_event_blocks, recover, recovery_start
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.spool import Spool
+from hallkpi.ingest.store.writer import StoreWriter
 
 T0 = 1795744800000  # 2026-11-27 10:00 Asia/Shanghai
 Y2200 = 7258118400000  # 2200-01-01T00:00:00Z

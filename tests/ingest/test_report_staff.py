@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from hallkpi.core.cli import main
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreConfigError
-from hallkpi.ingest.report_staff import (
+from hallkpi.ingest.report.staff import (
     ReportConfig,
     percentile_ranks,
     period_bounds,
     staff_report,
 )
+from hallkpi.ingest.store.connection import Store
 from planted import Day, at
 
 DAY = "2026-11-27"

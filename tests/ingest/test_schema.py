@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hallkpi.core import Engine
 from hallkpi.core.cli import main
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreConfigError
-from hallkpi.ingest.schema import (
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import (
     ALERTS,
     EVENTS,
     HALL_KPIS,
@@ -27,8 +27,8 @@ from hallkpi.ingest.schema import (
     ensure_schema,
     layout_options,
 )
-from hallkpi.ingest.spool import Spool
-from hallkpi.ingest.writer import StoreWriter
+from hallkpi.ingest.store.spool import Spool
+from hallkpi.ingest.store.writer import StoreWriter
 
 
 def columns(store: Store, table: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.core.simulate import simulate
+from hallkpi.core.sim.simulate import simulate
 from mqtt_broker import Broker, mosquitto_binary
 from service_process import Collector, Publisher, ServiceProcess, wait_until
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.ingest.batch import ArrivalClock, Batch
-from hallkpi.ingest.jsonl import event_columns, lenient
-from hallkpi.ingest.spool import Frame, Spool
+from hallkpi.ingest.store.batch import ArrivalClock, Batch
+from hallkpi.ingest.store.jsonl import event_columns, lenient
+from hallkpi.ingest.store.spool import Frame, Spool
 from mqtt_broker import Broker, mosquitto_binary
 from service_process import Collector, Publisher, ServiceProcess, store_query, wait_until
 
@@ -200,7 +200,7 @@ def spool_events(spool_dir: Path, events: list[dict[str, Any]]) -> None:
 def test_a_spool_left_by_an_earlier_run_is_in_the_engine_after_the_restart(
     broker: Broker, tmp_path: Path
 ) -> None:
-    from hallkpi.core.simulate import simulate
+    from hallkpi.core.sim.simulate import simulate
 
     events = simulate(halls=2, tickets_per_hall=150, seed=11)
     first, spooled = events[: len(events) // 2], events[len(events) // 2 :]

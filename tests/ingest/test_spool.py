@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hallkpi.ingest.errors import SpoolCorrupt
-from hallkpi.ingest.spool import Frame, Spool, SpoolFull, frames_of
+from hallkpi.ingest.store.spool import Frame, Spool, SpoolFull, frames_of
 
 
 def frame(i: int, size: int = 10) -> Frame:

@@ -10,19 +10,20 @@ from pathlib import Path
 
 import pytest
 from hallkpi.core import Engine
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreError
-from hallkpi.ingest.recovery import recover, replay_into
-from hallkpi.ingest.report_staff import period_bounds, staff_report
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.trends import TrendRequest, trend
+from hallkpi.ingest.report.staff import period_bounds, staff_report
+from hallkpi.ingest.report.trends import TrendRequest, trend
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.recovery import recover, replay_into
+from hallkpi.ingest.store.schema import ensure_schema
 from planted import Day, at
 
 INGEST = Path(__file__).resolve().parents[2] / "ingest"
 STORE_MODULES = (
-    "batch", "carry_over", "cli_options", "connection", "history_sql", "jsonl", "load",
-    "native", "output", "plot", "recovery", "report_staff", "schema", "spool", "sql",
-    "store_url", "trends", "writer",
+    "store/batch", "store/carry_over", "store/cli_options", "store/connection",
+    "report/history_sql", "store/jsonl", "store/load", "store/native", "report/output",
+    "report/plot", "store/recovery", "report/staff", "store/schema", "store/spool", "store/sql",
+    "store/url", "report/trends", "store/writer",
 )  # fmt: skip
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|ALTER|WHERE|FROM|GROUP BY|ORDER BY|ENGINE|DROP)\b")
 

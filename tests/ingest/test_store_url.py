@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from hallkpi.ingest.errors import StoreConfigError
-from hallkpi.ingest.sql import check_ident, qualified
-from hallkpi.ingest.store_url import (
+from hallkpi.ingest.store.sql import check_ident, qualified
+from hallkpi.ingest.store.url import (
     PASSWORD_ENV,
     parse_store_url,
     read_password,

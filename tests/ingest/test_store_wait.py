@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from conftest import closed_port
-from hallkpi.ingest.connection import Backoff, Store, wait_for_store
 from hallkpi.ingest.errors import StoreConfigError, StoreError
-from hallkpi.ingest.schema import ensure_schema
+from hallkpi.ingest.store.connection import Backoff, Store, wait_for_store
+from hallkpi.ingest.store.schema import ensure_schema
 from service_process import wait_until
 
 
@@ -63,7 +63,7 @@ def test_a_configuration_error_is_raised_at_once(tmp_path: Path, store: Store) -
 
 _HOLDER = """
 import sys
-from hallkpi.ingest.connection import Store
+from hallkpi.ingest.store.connection import Store
 store = Store(sys.argv[1])  # kept: the directory is held while it is open
 store.rows("SELECT 1")
 print("held", flush=True)
@@ -71,7 +71,7 @@ sys.stdin.read()  # until the test closes our stdin
 """
 _WAITER = """
 import sys
-from hallkpi.ingest.connection import Store, wait_for_store
+from hallkpi.ingest.store.connection import Store, wait_for_store
 store = Store(sys.argv[1])
 wait_for_store(store, on_wait=lambda r: print("waiting:", r, flush=True), initial_s=0.05, max_s=0.2)
 tables = store.rows("SELECT name FROM system.tables WHERE database = 'hallkpi' ORDER BY name")

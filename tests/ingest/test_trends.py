@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hallkpi.core.cli import main
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreConfigError
-from hallkpi.ingest.native import PackedStrings
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.spool import Spool
-from hallkpi.ingest.trends import TrendRequest, parse_duration, trend
-from hallkpi.ingest.writer import StoreWriter
+from hallkpi.ingest.report.trends import TrendRequest, parse_duration, trend
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.native import PackedStrings
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.spool import Spool
+from hallkpi.ingest.store.writer import StoreWriter
 from planted import Day, at
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import closed_port
 from hallkpi.core import Engine
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreUnavailable, WriterBackpressure
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.spool import Spool, frames_of
-from hallkpi.ingest.writer import StoreWriter, WriterConfig
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.spool import Spool, frames_of
+from hallkpi.ingest.store.writer import StoreWriter, WriterConfig
 from store_rows import T0, Clock, FlakyStore, events, stored_ids
 
 FAST = WriterConfig(max_rows=100, max_delay_s=1.0, retries=2, backoff_s=0.001)

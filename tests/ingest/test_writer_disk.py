@@ -13,13 +13,13 @@ from typing import IO, Any
 
 import pytest
 from conftest import closed_port
-from hallkpi.ingest import spool as spool_module
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import SpoolDiskFull
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.split import frame_batch
-from hallkpi.ingest.spool import Spool, frames_of
-from hallkpi.ingest.writer import StoreWriter, WriterConfig
+from hallkpi.ingest.store import spool as spool_module
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.split import frame_batch
+from hallkpi.ingest.store.spool import Spool, frames_of
+from hallkpi.ingest.store.writer import StoreWriter, WriterConfig
 from store_rows import FlakyStore, events, eventually, fill, stored_ids, tiny_disk
 
 QUICK = WriterConfig(max_rows=100_000, retries=1, backoff_s=0.001, backoff_max_s=0.05)

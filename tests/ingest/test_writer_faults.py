@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hallkpi.ingest.connection import Store
 from hallkpi.ingest.errors import StoreRefusesWrites
-from hallkpi.ingest.schema import ensure_schema
-from hallkpi.ingest.split import frame_batch
-from hallkpi.ingest.spool import Frame, Spool, frames_of
-from hallkpi.ingest.writer import StoreWriter, WriterConfig
+from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.schema import ensure_schema
+from hallkpi.ingest.store.split import frame_batch
+from hallkpi.ingest.store.spool import Frame, Spool, frames_of
+from hallkpi.ingest.store.writer import StoreWriter, WriterConfig
 from store_rows import T0, events, eventually, stored_ids
 
 QUICK = WriterConfig(max_rows=100_000, retries=2, backoff_s=0.001, backoff_max_s=0.05)
@@ -65,7 +65,7 @@ def test_a_spooled_block_across_150_months_is_split_when_drained(
 ) -> None:
     """A block spooled while the store was down (or by an older writer) is split too."""
     ensure_schema(store)
-    from hallkpi.ingest.batch import Batch
+    from hallkpi.ingest.store.batch import Batch
 
     batch = Batch.join(
         [

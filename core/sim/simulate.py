@@ -1,0 +1,440 @@
+"""Seeded, realistic business days of tax halls and their phone lines, as events.
+
+``simulate(halls=6, date="2026-11-27", seed=7)`` returns the events (EVENTS.md dicts,
+sorted by ``ts``) of one day of six halls: tickets issued with a morning and an
+afternoon peak, a queue served by windows that open, pause and close, no-shows,
+cancellations and ratings; each hall's phone queue with its agents; a few opinions.
+``adversarial=True`` adds the faults of a real feed (duplicates, reordering, late,
+orphan and malformed events; see :mod:`hallkpi.core.sim.faults`).
+
+The same arguments always give the same events, on any machine. The parts:
+
+* :mod:`hallkpi.core.sim.hall` -- tickets and windows (a queueing simulation);
+* :mod:`hallkpi.core.sim.calls` -- calls, agents and the opinion book;
+* this module -- halls, days, ids, ordering, JSON lines and ``hallkpi simulate``.
+
+Each simulated day is an open business day (no holiday calendar); Mondays are a
+little busier, Fridays a little quieter, weekends about half as busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import heapq
+import json
+import os
+import random
+import sys
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+from operator import itemgetter
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hallkpi.core.errors import CommandError
+from hallkpi.core.sim.calls import simulate_calls, simulate_opinions
+from hallkpi.core.sim.faults import garbage_lines, inject_faults
+from hallkpi.core.sim.hall import HallDay, Raw, simulate_tickets
+
+__all__ = [
+    "HALL_NAMES",
+    "hall_name",
+    "iter_lines",
+    "iter_simulate",
+    "register",
+    "run",
+    "simulate",
+    "simulate_lines",
+]
+
+Event = dict[str, object]
+
+#: Districts and areas of Nanjing; hall ``i`` is named after ``HALL_NAMES[i % 20]``.
+HALL_NAMES: tuple[str, ...] = (
+    "yuhua",
+    "gulou",
+    "jianye",
+    "qinhuai",
+    "xuanwu",
+    "qixia",
+    "jiangning",
+    "pukou",
+    "liuhe",
+    "lishui",
+    "gaochun",
+    "hexi",
+    "xianlin",
+    "jiangbei",
+    "dongshan",
+    "banqiao",
+    "maigaoqiao",
+    "tangshan",
+    "longtan",
+    "zhongshan",
+)
+# Per hall index (cyclic): its share of ``tickets_per_hall`` and its staffing level.
+# Hall 2 of every six (jianye) is understaffed: long queues, walk-outs, bad ratings.
+_VOLUME = (1.0, 0.9, 1.1, 0.8, 1.05, 0.95, 0.85, 1.15)
+_STAFFING = (1.0, 1.05, 0.8, 1.0, 0.95, 1.0)
+_WEEKDAY = (1.08, 1.0, 1.0, 1.0, 0.95, 0.5, 0.45)  # Monday .. Sunday
+_LINE_FAULT_RATE = 0.0003  # adversarial JSON lines: share followed by non-JSON lines
+
+
+def hall_name(index: int) -> str:
+    """The name of hall ``index`` (0-based): ``yuhua``, ``gulou``, ... then ``yuhua2``."""
+    if index < 0:
+        raise ValueError(f"hall index must be >= 0, got {index}")
+    name = HALL_NAMES[index % len(HALL_NAMES)]
+    rounds = index // len(HALL_NAMES)
+    return name if rounds == 0 else f"{name}{rounds + 1}"
+
+
+def _check(
+    halls: int, date: str | dt.date, days: int, tickets_per_hall: int, timezone: str
+) -> tuple[dt.date, ZoneInfo]:
+    for name, value, low in (
+        ("halls", halls, 1),
+        ("days", days, 1),
+        ("tickets_per_hall", tickets_per_hall, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if isinstance(date, dt.datetime):
+        start = date.date()
+    elif isinstance(date, dt.date):
+        start = date
+    else:
+        try:
+            start = dt.date.fromisoformat(date)
+        except (TypeError, ValueError):
+            raise ValueError(f"date must be YYYY-MM-DD, got {date!r}") from None
+    if start.year < 1971 or start.toordinal() + days > dt.date(9998, 12, 31).toordinal():
+        raise ValueError(f"days must lie in the years 1971..9998, got {start} + {days} days")
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {timezone!r} (use an IANA name)") from None
+    return start, zone
+
+
+def _epoch_ms(day: dt.date, hour: int, zone: ZoneInfo) -> int:
+    return round(dt.datetime.combine(day, dt.time(hour), tzinfo=zone).timestamp() * 1000)
+
+
+def iter_simulate(
+    *,
+    halls: int = 6,
+    date: str | dt.date = "2026-11-27",
+    days: int = 1,
+    seed: int = 0,
+    tickets_per_hall: int = 2000,
+    timezone: str = "Asia/Shanghai",
+    adversarial: bool = False,
+) -> Iterator[Event]:
+    """Yield the events of :func:`simulate` one by one, in the same order.
+
+    Memory holds one day at a time, so a live demo can pace these out by ``ts``.
+    Arguments are checked at once (``ValueError``), not at the first ``next()``.
+    """
+    start, zone = _check(halls, date, days, tickets_per_hall, timezone)
+    events = _generate(
+        start, zone, halls=halls, days=days, seed=seed, tickets_per_hall=tickets_per_hall
+    )
+    if adversarial:
+        return inject_faults(events, random.Random(f"hallkpi-faults:{seed}"))
+    return events
+
+
+def _generate(
+    start: dt.date, zone: ZoneInfo, *, halls: int, days: int, seed: int, tickets_per_hall: int
+) -> Iterator[Event]:
+    ts_of = itemgetter(0)
+    carry: list[Raw] = []  # events generated on an earlier day, due later (sorted)
+    # Contract v1.1: each hall has two devices streams, its queue system and its phone
+    # system, numbered 1, 2, ... in sending order since they started (the first day's
+    # local midnight: their epoch), so a collector can tell an event lost on the way.
+    epoch = _epoch_ms(start, 0, zone)
+    seqs: dict[str, int] = {}
+    for offset in range(days):
+        day = start + dt.timedelta(days=offset)
+        tag = day.strftime("%Y%m%d")
+        streams: list[list[Raw]] = []
+        for index in range(halls):
+            name = hall_name(index)
+            plan = HallDay(
+                hall=name,
+                seed=f"hallkpi:{seed}:{name}:{day.isoformat()}",
+                base_ms=_epoch_ms(day, 12, zone) - 12 * 3_600_000,
+                tag=tag,
+                tickets=tickets_per_hall * _VOLUME[index % len(_VOLUME)] * _WEEKDAY[day.weekday()],
+                staffing=_STAFFING[index % len(_STAFFING)],
+            )
+            raw: list[Raw] = []
+            simulate_tickets(plan, raw)
+            simulate_calls(plan, raw)
+            simulate_opinions(plan, raw)
+            raw.sort(key=ts_of)  # stable: equal times keep their causal order
+            streams.append(raw)
+        cutoff = _epoch_ms(day + dt.timedelta(days=1), 0, zone)
+        counters: dict[str, int] = {}
+        later: list[Raw] = []
+        for ts, etype, hall, extra in heapq.merge(*streams, carry, key=ts_of):
+            if ts >= cutoff:
+                later.append((ts, etype, hall, extra))
+                continue
+            n = counters[hall] = counters.get(hall, 0) + 1
+            event: Event = {"id": f"{hall}-{tag}-{n:06d}", "type": etype, "ts": ts, "hall": hall}
+            event.update(extra)
+            producer = (
+                f"sim-{hall}-calls" if etype.startswith(("call.", "agent.")) else f"sim-{hall}"
+            )
+            seq = seqs[producer] = seqs.get(producer, 0) + 1
+            event.update(producer=producer, seq=seq, epoch=epoch)
+            yield event
+        carry = later  # what is still due after the last day is dropped (stays open)
+
+
+def simulate(
+    *,
+    halls: int = 6,
+    date: str | dt.date = "2026-11-27",
+    days: int = 1,
+    seed: int = 0,
+    tickets_per_hall: int = 2000,
+    timezone: str = "Asia/Shanghai",
+    adversarial: bool = False,
+) -> list[Event]:
+    """Simulate ``days`` business days of ``halls`` tax halls from ``date``.
+
+    Args:
+        halls: number of halls, named by :func:`hall_name` (``yuhua``, ``gulou``...).
+        date: the first day (local date, ``YYYY-MM-DD`` or a ``datetime.date``).
+        days: number of consecutive days.
+        seed: the same seed gives the same events.
+        tickets_per_hall: about how many tickets a busy hall issues a day; halls
+            vary from 0.8 to 1.15 times that (and by weekday).
+        timezone: IANA zone of the halls; the hall opens 08:30-17:30 local time.
+        adversarial: add delivery faults; the list is then in delivery order
+            (mostly by ``ts``), and holds duplicates and invalid events.
+
+    Returns:
+        Event dicts as in EVENTS.md (``ts`` in epoch milliseconds, durations
+        ``hold_s``/``talk_s`` in seconds), sorted by ``ts`` with ties in causal
+        order. Ids look like ``yuhua-20261127-000123`` (hall, local date of ``ts``,
+        sequence within that hall and day). Each event also has the contract v1.1
+        fields: ``producer`` (``sim-yuhua`` for the hall's queue system,
+        ``sim-yuhua-calls`` for its phone system), ``seq`` (1, 2, ... per producer in
+        sending order, across days) and ``epoch`` (the first day's local midnight, ms).
+
+    Raises:
+        ValueError: an argument is out of range, the date or time zone is unknown.
+    """
+    return list(
+        iter_simulate(
+            halls=halls,
+            date=date,
+            days=days,
+            seed=seed,
+            tickets_per_hall=tickets_per_hall,
+            timezone=timezone,
+            adversarial=adversarial,
+        )
+    )
+
+
+def iter_lines(
+    *,
+    halls: int = 6,
+    date: str | dt.date = "2026-11-27",
+    days: int = 1,
+    seed: int = 0,
+    tickets_per_hall: int = 2000,
+    timezone: str = "Asia/Shanghai",
+    adversarial: bool = False,
+) -> Iterator[bytes]:
+    """Yield the JSON lines (each ending in ``\\n``) of :func:`simulate_lines`."""
+    events = iter_simulate(
+        halls=halls,
+        date=date,
+        days=days,
+        seed=seed,
+        tickets_per_hall=tickets_per_hall,
+        timezone=timezone,
+        adversarial=adversarial,
+    )
+    return _lines(events, random.Random(f"hallkpi-lines:{seed}") if adversarial else None)
+
+
+def _lines(events: Iterator[Event], faults: random.Random | None) -> Iterator[bytes]:
+    dumps = json.dumps
+    for n, event in enumerate(events):
+        line = dumps(event, separators=(",", ":")).encode()
+        yield line + b"\n"
+        if faults is not None and (n == 50 or faults.random() < _LINE_FAULT_RATE):
+            for junk in garbage_lines(faults, line):
+                yield junk + b"\n"
+
+
+def simulate_lines(
+    *,
+    halls: int = 6,
+    date: str | dt.date = "2026-11-27",
+    days: int = 1,
+    seed: int = 0,
+    tickets_per_hall: int = 2000,
+    timezone: str = "Asia/Shanghai",
+    adversarial: bool = False,
+) -> bytes:
+    """The events of :func:`simulate` as JSON lines (UTF-8, one object a line).
+
+    With ``adversarial=True`` a few lines are not valid JSON at all (cut off,
+    zeroed, not UTF-8, an HTML error page).
+    """
+    return b"".join(
+        iter_lines(
+            halls=halls,
+            date=date,
+            days=days,
+            seed=seed,
+            tickets_per_hall=tickets_per_hall,
+            timezone=timezone,
+            adversarial=adversarial,
+        )
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``hallkpi simulate`` to the command line (entry point ``hallkpi.commands``)."""
+    parser = subparsers.add_parser(
+        "simulate",
+        help="write simulated days of tax halls as JSON-lines events",
+        description="Write seeded, realistic business days of tax halls and their phone "
+        "lines as JSON-lines events (EVENTS.md), sorted by time.",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="output file; '-' for stdout; *.gz is gzipped"
+    )
+    parser.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="publish to a broker instead (mqtt://host:1883), paced by --speed",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="with --mqtt: simulated seconds per real second (1 = real time, 0 = no pacing)",
+    )
+    parser.add_argument("--prefix", default="hallkpi/v1", help="with --mqtt: topic prefix")
+    parser.add_argument("--halls", type=int, default=6, help="number of halls (default 6)")
+    parser.add_argument("--date", default="2026-11-27", help="first local day, YYYY-MM-DD")
+    parser.add_argument("--days", type=int, default=1, help="number of days (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--tickets-per-hall",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="about N tickets a day in a busy hall (default 2000)",
+    )
+    parser.add_argument(
+        "--timezone", default="Asia/Shanghai", help="IANA time zone (default Asia/Shanghai)"
+    )
+    parser.add_argument(
+        "--adversarial",
+        action="store_true",
+        help="inject duplicates, reordering, late, orphan, malformed and non-JSON lines",
+    )
+    parser.set_defaults(func=run)
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+def _write(lines: Iterator[bytes], stream: _Writable) -> int:
+    count = 0
+    batch: list[bytes] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == 4096:
+            stream.write(b"".join(batch))
+            count += len(batch)
+            batch.clear()
+    stream.write(b"".join(batch))
+    return count + len(batch)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    """``--mqtt``: hand the events to the publisher registered for the URL's scheme in the
+    entry-point group ``hallkpi.publishers`` (hallkpi.ingest registers ``mqtt``/``mqtts``),
+    so core never imports the MQTT code."""
+    scheme = str(args.mqtt).split("://", 1)[0]
+    for ep in entry_points(group="hallkpi.publishers"):
+        if ep.name == scheme:
+            publish = ep.load()
+            events = iter_simulate(
+                halls=args.halls,
+                date=args.date,
+                days=args.days,
+                seed=args.seed,
+                tickets_per_hall=args.tickets_per_hall,
+                timezone=getattr(args, "timezone", "Asia/Shanghai"),
+            )
+            count = int(publish(events, args.mqtt, speed=args.speed, prefix=args.prefix))
+            print(f"hallkpi simulate: published {count} events to {args.mqtt}", file=sys.stderr)
+            return 0
+    raise CommandError(f"no publisher for {scheme!r} URLs (install hallkpi[server])")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``hallkpi simulate``: write the lines, print a summary to stderr; exit code."""
+    if (args.out is None) == (getattr(args, "mqtt", None) is None):
+        raise CommandError("give --out FILE or --mqtt URL")
+    if getattr(args, "mqtt", None):
+        return _publish(args)
+    adversarial = bool(getattr(args, "adversarial", False))
+    try:
+        lines = iter_lines(
+            halls=args.halls,
+            date=args.date,
+            days=args.days,
+            seed=args.seed,
+            tickets_per_hall=args.tickets_per_hall,
+            timezone=getattr(args, "timezone", "Asia/Shanghai"),
+            adversarial=adversarial,
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    out = str(args.out)
+    if out == "-":
+        count = _write(lines, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        path = Path(out)
+        part = path.with_name(path.name + ".part")  # never leave a half-written file
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with part.open("wb") as raw:
+                if path.suffix == ".gz":
+                    # mtime=0 and no name: the same arguments give the same bytes.
+                    with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz:
+                        count = _write(lines, gz)
+                else:
+                    count = _write(lines, raw)
+            os.replace(part, path)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            raise CommandError(f"cannot write {out}: {exc}") from None
+    first = hall_name(0)
+    names = first if args.halls == 1 else f"{first}..{hall_name(args.halls - 1)}"
+    print(
+        f"hallkpi simulate: {count} {'lines' if adversarial else 'events'}, "
+        f"{args.halls} halls ({names}), {args.date} x {args.days} day(s), seed {args.seed}"
+        f"{', adversarial' if adversarial else ''} -> {out}",
+        file=sys.stderr,
+    )
+    return 0
