@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from hallkpi.core.cli import CommandError
+from hallkpi.core.errors import CommandError
 from hallkpi.telephony.client import AmiClient
 from hallkpi.telephony.config import AmiServer, TelephonyConfig, read_secret
 from hallkpi.telephony.errors import AmiError, TelephonyConfigError
