@@ -10,54 +10,19 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.engine import Engine, PushResult
 from hallkpi.core.errors import CommandError, ConfigError
+from hallkpi.core.event_files import iter_chunks, open_events
 from hallkpi.core.progress import Progress
 
-CHUNK = 8 << 20
 SHOWN_REJECTIONS = 10
 SHOWN_GAPS = 10
-
-
-def _open(path: str) -> tuple[IO[bytes], int | None]:
-    if path == "-":
-        return sys.stdin.buffer, None
-    try:
-        size = os.path.getsize(path)
-        if path.endswith(".gz"):
-            return cast(IO[bytes], gzip.open(path, "rb")), size
-        return open(path, "rb"), size
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
-
-
-def iter_chunks(stream: IO[bytes], progress: Progress | None = None) -> Iterator[bytes]:
-    """Chunks of whole lines (the last may lack its newline)."""
-    tail = b""
-    raw = getattr(stream, "fileobj", None)
-    while True:
-        block = stream.read(CHUNK)
-        if progress is not None:
-            progress.done = raw.tell() if raw is not None else progress.done + len(block)
-            progress.advance(0)
-        if not block:
-            break
-        data = tail + block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            tail = data
-            continue
-        tail = data[cut + 1 :]
-        yield data[: cut + 1]
-    if tail:
-        yield tail
 
 
 def replay_stream(engine: Engine, stream: IO[bytes], *, size: int | None = None) -> PushResult:
@@ -75,7 +40,7 @@ def replay_stream(engine: Engine, stream: IO[bytes], *, size: int | None = None)
 
 def replay_file(engine: Engine, path: str) -> PushResult:
     """Replays a JSON-lines file (``-`` for stdin, ``.gz`` supported) into ``engine``."""
-    stream, size = _open(path)
+    stream, size = open_events(path)
     try:
         return replay_stream(engine, stream, size=size)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:

@@ -11,7 +11,8 @@ The same arguments always give the same events, on any machine. The parts:
 
 * :mod:`hallkpi.core.sim.hall` -- tickets and windows (a queueing simulation);
 * :mod:`hallkpi.core.sim.calls` -- calls, agents and the opinion book;
-* this module -- halls, days, ids, ordering, JSON lines and ``hallkpi simulate``.
+* this module -- halls, days, ids, ordering and JSON lines;
+* :mod:`hallkpi.core.sim.cli` -- ``hallkpi simulate``.
 
 Each simulated day is an open business day (no holiday calendar); Mondays are a
 little busier, Fridays a little quieter, weekends about half as busy.
@@ -19,22 +20,14 @@ little busier, Fridays a little quieter, weekends about half as busy.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import gzip
 import heapq
 import json
-import os
 import random
-import sys
 from collections.abc import Iterator
-from importlib.metadata import entry_points
 from operator import itemgetter
-from pathlib import Path
-from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hallkpi.core.errors import CommandError
 from hallkpi.core.sim.calls import simulate_calls, simulate_opinions
 from hallkpi.core.sim.faults import garbage_lines, inject_faults
 from hallkpi.core.sim.hall import HallDay, Raw, simulate_tickets
@@ -44,8 +37,6 @@ __all__ = [
     "hall_name",
     "iter_lines",
     "iter_simulate",
-    "register",
-    "run",
     "simulate",
     "simulate_lines",
 ]
@@ -304,137 +295,3 @@ def simulate_lines(
             adversarial=adversarial,
         )
     )
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``hallkpi simulate`` to the command line (entry point ``hallkpi.commands``)."""
-    parser = subparsers.add_parser(
-        "simulate",
-        help="write simulated days of tax halls as JSON-lines events",
-        description="Write seeded, realistic business days of tax halls and their phone "
-        "lines as JSON-lines events (EVENTS.md), sorted by time.",
-    )
-    parser.add_argument(
-        "--out", metavar="FILE", help="output file; '-' for stdout; *.gz is gzipped"
-    )
-    parser.add_argument(
-        "--mqtt",
-        metavar="URL",
-        help="publish to a broker instead (mqtt://host:1883), paced by --speed",
-    )
-    parser.add_argument(
-        "--speed",
-        type=float,
-        default=1.0,
-        help="with --mqtt: simulated seconds per real second (1 = real time, 0 = no pacing)",
-    )
-    parser.add_argument("--prefix", default="hallkpi/v1", help="with --mqtt: topic prefix")
-    parser.add_argument("--halls", type=int, default=6, help="number of halls (default 6)")
-    parser.add_argument("--date", default="2026-11-27", help="first local day, YYYY-MM-DD")
-    parser.add_argument("--days", type=int, default=1, help="number of days (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--tickets-per-hall",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="about N tickets a day in a busy hall (default 2000)",
-    )
-    parser.add_argument(
-        "--timezone", default="Asia/Shanghai", help="IANA time zone (default Asia/Shanghai)"
-    )
-    parser.add_argument(
-        "--adversarial",
-        action="store_true",
-        help="inject duplicates, reordering, late, orphan, malformed and non-JSON lines",
-    )
-    parser.set_defaults(func=run)
-
-
-class _Writable(Protocol):
-    def write(self, data: bytes, /) -> object: ...
-
-
-def _write(lines: Iterator[bytes], stream: _Writable) -> int:
-    count = 0
-    batch: list[bytes] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == 4096:
-            stream.write(b"".join(batch))
-            count += len(batch)
-            batch.clear()
-    stream.write(b"".join(batch))
-    return count + len(batch)
-
-
-def _publish(args: argparse.Namespace) -> int:
-    """``--mqtt``: hand the events to the publisher registered for the URL's scheme in the
-    entry-point group ``hallkpi.publishers`` (hallkpi.ingest registers ``mqtt``/``mqtts``),
-    so core never imports the MQTT code."""
-    scheme = str(args.mqtt).split("://", 1)[0]
-    for ep in entry_points(group="hallkpi.publishers"):
-        if ep.name == scheme:
-            publish = ep.load()
-            events = iter_simulate(
-                halls=args.halls,
-                date=args.date,
-                days=args.days,
-                seed=args.seed,
-                tickets_per_hall=args.tickets_per_hall,
-                timezone=getattr(args, "timezone", "Asia/Shanghai"),
-            )
-            count = int(publish(events, args.mqtt, speed=args.speed, prefix=args.prefix))
-            print(f"hallkpi simulate: published {count} events to {args.mqtt}", file=sys.stderr)
-            return 0
-    raise CommandError(f"no publisher for {scheme!r} URLs (install hallkpi[server])")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``hallkpi simulate``: write the lines, print a summary to stderr; exit code."""
-    if (args.out is None) == (getattr(args, "mqtt", None) is None):
-        raise CommandError("give --out FILE or --mqtt URL")
-    if getattr(args, "mqtt", None):
-        return _publish(args)
-    adversarial = bool(getattr(args, "adversarial", False))
-    try:
-        lines = iter_lines(
-            halls=args.halls,
-            date=args.date,
-            days=args.days,
-            seed=args.seed,
-            tickets_per_hall=args.tickets_per_hall,
-            timezone=getattr(args, "timezone", "Asia/Shanghai"),
-            adversarial=adversarial,
-        )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    out = str(args.out)
-    if out == "-":
-        count = _write(lines, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-    else:
-        path = Path(out)
-        part = path.with_name(path.name + ".part")  # never leave a half-written file
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with part.open("wb") as raw:
-                if path.suffix == ".gz":
-                    # mtime=0 and no name: the same arguments give the same bytes.
-                    with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz:
-                        count = _write(lines, gz)
-                else:
-                    count = _write(lines, raw)
-            os.replace(part, path)
-        except OSError as exc:
-            part.unlink(missing_ok=True)
-            raise CommandError(f"cannot write {out}: {exc}") from None
-    first = hall_name(0)
-    names = first if args.halls == 1 else f"{first}..{hall_name(args.halls - 1)}"
-    print(
-        f"hallkpi simulate: {count} {'lines' if adversarial else 'events'}, "
-        f"{args.halls} halls ({names}), {args.date} x {args.days} day(s), seed {args.seed}"
-        f"{', adversarial' if adversarial else ''} -> {out}",
-        file=sys.stderr,
-    )
-    return 0

@@ -36,7 +36,8 @@ from hallkpi.core.decide.quoted_wait import (
 )
 from hallkpi.core.engine import Engine
 from hallkpi.core.errors import CommandError
-from hallkpi.ingest.decide.advise import add_common, config_of, day_start_ms, resolve_day
+from hallkpi.ingest.decide.history import day_start_ms
+from hallkpi.ingest.decide.options import add_common, config_of, resolve_day
 from hallkpi.ingest.errors import StoreError
 from hallkpi.ingest.report.output import json_text, text_table
 from hallkpi.ingest.store.cli_options import store_from_args

@@ -33,13 +33,8 @@ from hallkpi.core.decide.forecast import (
     plan,
 )
 from hallkpi.core.errors import CommandError
-from hallkpi.ingest.decide.advise import (
-    add_common,
-    config_of,
-    day_start_ms,
-    hall_handle_means,
-    slot_arrivals,
-)
+from hallkpi.ingest.decide.history import day_start_ms, hall_handle_means, slot_arrivals
+from hallkpi.ingest.decide.options import add_common, config_of
 from hallkpi.ingest.errors import StoreError
 from hallkpi.ingest.report.output import csv_table
 from hallkpi.ingest.store.cli_options import store_from_args

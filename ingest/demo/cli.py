@@ -29,6 +29,9 @@ from typing import Any
 
 from hallkpi.core.errors import CommandError
 from hallkpi.ingest.demo.day import DEFAULT_SPEED, DemoOptions, DemoResult, run_in_process
+from hallkpi.ingest.report.data import load
+from hallkpi.ingest.report.html import render
+from hallkpi.ingest.store.connection import Store
 from rich.console import Console
 from rich.table import Table
 
@@ -93,10 +96,22 @@ def print_summary(console: Console, result: DemoResult, opts: DemoOptions) -> No
     )
 
 
+def write_report(store: Store, path: Path, opts: DemoOptions, result: DemoResult) -> None:
+    """Writes the report of the demo day ``opts.date`` from ``store`` to ``path``."""
+    t0, t1 = opts.day_bounds()
+    data = load(store, opts.date, opts.timezone, t0, t1)
+    note = (
+        f"Simulated (seed {opts.seed}) "
+        + (f"at {opts.speed:g}× real time" if opts.speed else "as fast as possible")
+        + (" through Mosquitto and hallkpi serve" if opts.mqtt else "")
+        + ", computed live: "
+        f"{result.events_applied:,} events in {result.day_s:.0f} s."
+    )
+    path.write_text(render(data, data_dir=str(path.parent), run_note=note), encoding="utf-8")
+
+
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     """Runs the demo end to end; returns what it printed in the summary."""
-    from hallkpi.ingest.report.html import write_report
-
     console = console or Console()
     began = time.monotonic()
     prepare(opts)

@@ -22,9 +22,9 @@ import numpy as np
 from hallkpi.core import Engine, InvalidEvent
 from hallkpi.core.sim.simulate import hall_name, iter_simulate
 from hallkpi.ingest.demo.wall import WallState, progress_line, render_wall
-from hallkpi.ingest.service.app import events_to_columns
 from hallkpi.ingest.store.batch import ArrivalClock
 from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.jsonl import events_to_columns
 from hallkpi.ingest.store.schema import ensure_schema
 from hallkpi.ingest.store.spool import Spool
 from hallkpi.ingest.store.writer import StoreWriter

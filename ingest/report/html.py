@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from hallkpi.ingest.report.data import (
@@ -21,18 +19,12 @@ from hallkpi.ingest.report.data import (
     city,
     count,
     headline,
-    load,
     mins,
     pct,
     ratio,
 )
 from hallkpi.ingest.report.staff import StaffRow
 from hallkpi.ingest.report.svg import ALERT_COLORS, Axis, Chart, esc, timeline
-from hallkpi.ingest.store.connection import Store
-
-if TYPE_CHECKING:
-    from hallkpi.ingest.demo.day import DemoOptions, DemoResult
-
 
 # --- the page -----------------------------------------------------------------------------
 
@@ -316,17 +308,3 @@ def render(data: ReportData, *, data_dir: str, run_note: str = "") -> str:
         "<footer>Written by <code>hallkpi demo</code> from the store alone; a single file with "
         "inline SVG, no scripts, nothing fetched.</footer></main></body></html>\n"
     )
-
-
-def write_report(store: Store, path: Path, opts: DemoOptions, result: DemoResult) -> None:
-    """Writes the report of the demo day ``opts.date`` from ``store`` to ``path``."""
-    t0, t1 = opts.day_bounds()
-    data = load(store, opts.date, opts.timezone, t0, t1)
-    note = (
-        f"Simulated (seed {opts.seed}) "
-        + (f"at {opts.speed:g}× real time" if opts.speed else "as fast as possible")
-        + (" through Mosquitto and hallkpi serve" if opts.mqtt else "")
-        + ", computed live: "
-        f"{result.events_applied:,} events in {result.day_s:.0f} s."
-    )
-    path.write_text(render(data, data_dir=str(path.parent), run_note=note), encoding="utf-8")

@@ -23,22 +23,18 @@ for counts as the median. Weights come from the configuration file::
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
-import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from hallkpi.core.errors import CommandError
-from hallkpi.ingest.errors import StoreConfigError, StoreError
+from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.report.history_sql import row_source
 from hallkpi.ingest.report.output import csv_table, html_table, json_text, text_table
-from hallkpi.ingest.store.cli_options import add_store_options, store_from_args
 from hallkpi.ingest.store.connection import Store
 
 Period = Literal["day", "week", "month"]
@@ -272,50 +268,3 @@ def render(rows: Sequence[StaffRow], fmt: str, title: str) -> str:
     if fmt == "html":
         return html_table(title, HEADERS, table)
     return f"{title}\n\n{text_table(HEADERS, table)}"
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        config = ReportConfig.from_toml(args.config)
-        tz = args.timezone or _config_timezone(args.config)
-        zone = ZoneInfo(tz)
-        day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(zone).date()
-        start, end = period_bounds(args.period, day, tz)
-    except (ValueError, ZoneInfoNotFoundError) as exc:
-        raise CommandError(str(exc)) from exc
-    with store_from_args(args) as store:
-        try:
-            rows = staff_report(store, start, end, config)
-        except StoreError as exc:
-            raise CommandError(str(exc)) from exc
-    title = f"staff report, {args.period} of {day.isoformat()} ({tz})"
-    text = render(rows, args.format, title)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return 0
-
-
-def _config_timezone(path: str | None) -> str:
-    if path is None:
-        return "Asia/Shanghai"
-    from hallkpi.core.config import load_config
-
-    return load_config(path).timezone
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("report", help="reports from the store (staff)")
-    sub = p.add_subparsers(dest="report", metavar="REPORT")
-    sub.required = True
-    s = sub.add_parser(
-        "staff",
-        help="per-staff figures, weighted score and ranks of a day, week or month",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_store_options(s)
-    s.add_argument("--period", choices=("day", "week", "month"), default="day")
-    s.add_argument("--date", metavar="YYYY-MM-DD", help="a day of the period (default today)")
-    s.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
-    s.add_argument("--config", metavar="FILE", help="TOML configuration ([report.weights])")
-    s.add_argument("--timezone", metavar="TZ", help="IANA time zone of the halls")
-    s.set_defaults(func=run)

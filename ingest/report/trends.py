@@ -12,23 +12,17 @@ each bucket of the horizon as long as the bucket (``today`` for days).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.engine import GAUGE_KPIS, INTEGER_KPIS, WINDOWED_KPIS
-from hallkpi.core.errors import CommandError
-from hallkpi.ingest.errors import StoreConfigError, StoreError
+from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.report.history_sql import WINDOWED_SQL, row_source
 from hallkpi.ingest.report.output import csv_table, json_text, text_table
-from hallkpi.ingest.report.plot import Series, write_plot
-from hallkpi.ingest.store.cli_options import add_store_options, store_from_args
 from hallkpi.ingest.store.connection import Store
 from hallkpi.ingest.store.sql import ident
 
@@ -230,83 +224,3 @@ def render(t: Trend, fmt: str) -> str:
                 lines.append(f"{s.label}: {name} {s.values[i]:.4g} at {local_time(s.times[i], tz)}")
     lines.append(f"({t.source}; buckets of {t.request.bucket_s} s, {tz})")
     return "\n".join(lines)
-
-
-def _period(args: argparse.Namespace, tz: str) -> tuple[int, int]:
-    if args.until:
-        try:
-            end = int(args.until) if args.until.isdigit() else _local_ms(args.until, tz)
-        except ValueError:
-            raise CommandError(f"--until {args.until!r}: give MS or YYYY-MM-DD[THH:MM]") from None
-    else:
-        end = int(time.time() * 1000)
-    return end - args.days * 86_400_000, end
-
-
-def _local_ms(text: str, tz: str) -> int:
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(tz))
-    return round(moment.timestamp() * 1000)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config) if args.config else EngineConfig()
-        tz = args.timezone or config.timezone
-        ZoneInfo(tz)
-        start, end = _period(args, tz)
-        req = TrendRequest(
-            kpi=args.kpi,
-            start_ms=start,
-            end_ms=end,
-            bucket_s=parse_duration(args.bucket),
-            halls=tuple(args.hall or ()),
-            by_hall=args.by_hall,
-            source=args.source,
-            agg=args.agg,
-            timezone=tz,
-            short_abandon_s=config.short_abandon_s,
-            service_level_s=config.service_level_s,
-        )
-        req.resolved_source()
-    except (ValueError, ZoneInfoNotFoundError) as exc:
-        raise CommandError(str(exc)) from exc
-    with store_from_args(args) as store:
-        try:
-            result = trend(store, req)
-        except StoreError as exc:
-            raise CommandError(str(exc)) from exc
-    print(render(result, args.format))
-    if args.plot:
-        series = [Series(s.label, s.times, s.values, s.peak, s.valley) for s in result.series]
-        try:
-            write_plot(args.plot, f"{req.kpi} ({result.source})", series, tz)
-        except StoreConfigError as exc:
-            raise CommandError(str(exc)) from exc
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "trends",
-        help="history of a KPI in time buckets, with its peak and valley",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_store_options(p)
-    p.add_argument("--kpi", required=True, help="a KPIS.md name, e.g. wait_mean_s or waiting")
-    p.add_argument("--hall", action="append", metavar="H", help="only this hall (repeatable)")
-    p.add_argument("--by-hall", action="store_true", help="one curve per hall")
-    p.add_argument("--days", type=int, default=30, help="days back from --until (default 30)")
-    p.add_argument("--until", metavar="WHEN", help="end: MS or YYYY-MM-DD[THH:MM] (default now)")
-    p.add_argument("--bucket", default="1h", help="bucket length: 15m, 1h, 1d (default 1h)")
-    p.add_argument("--source", choices=("auto", "events", "kpis"), default="auto")
-    p.add_argument(
-        "--agg", choices=("avg", "max", "min", "last"), default="avg", help="per bucket, for gauges"
-    )
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--plot", metavar="FILE", help="also draw FILE.html (or .svg, .png)")
-    p.add_argument("--config", metavar="FILE", help="TOML configuration (timezone, call limits)")
-    p.add_argument("--timezone", metavar="TZ", help="IANA time zone of the buckets")
-    p.set_defaults(func=run)

@@ -25,12 +25,11 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 from gmqtt import Message
 from hallkpi.core import Engine
@@ -46,7 +45,7 @@ from hallkpi.ingest.service.store_io import add_deadletters, drain_spool, wait_f
 from hallkpi.ingest.service.topics import Topics
 from hallkpi.ingest.store.batch import ArrivalClock
 from hallkpi.ingest.store.connection import Store
-from hallkpi.ingest.store.jsonl import _ANY_EVENT, event_columns, lenient
+from hallkpi.ingest.store.jsonl import events_to_columns
 from hallkpi.ingest.store.recovery import (
     dead_letter_counts,
     longest_horizon_s,
@@ -69,17 +68,6 @@ def _monotonic_ms() -> int:
 def _epoch_ms() -> int:
     """The wall clock: milliseconds since the Unix epoch."""
     return time.time_ns() // 1_000_000
-
-
-def events_to_columns(events: Sequence[dict[str, Any]], clock: ArrivalClock) -> dict[str, Any]:
-    """Store columns of engine-valid event dicts, ``ingest_seq`` in arrival order."""
-    try:
-        structs = msgspec.convert(list(events), list[_ANY_EVENT])
-    except msgspec.ValidationError:
-        structs = [lenient(e) for e in events]
-    columns, order = event_columns(structs)
-    columns["ingest_seq"] = clock.take(len(structs))[order]
-    return columns
 
 
 @dataclass

@@ -30,9 +30,3 @@ def store_from_args(args: argparse.Namespace) -> Store:
         return Store(url, password=read_password(args.password_file))
     except StoreConfigError as exc:
         raise CommandError(str(exc)) from exc
-
-
-def store_from_url(url: str) -> Store:
-    """The Store of a URL (for the ``hallkpi.stores`` entry points): the password comes
-    from ``HALLKPI_CLICKHOUSE_PASSWORD``."""
-    return Store(resolve_store_url(url), password=read_password(None))

@@ -20,7 +20,13 @@ from typing import IO, Any, cast
 
 from hallkpi.ingest.errors import StoreConfigError, StoreError, StoreUnavailable
 from hallkpi.ingest.store.sql import qualified
-from hallkpi.ingest.store.url import StoreURL, parse_store_url, redact
+from hallkpi.ingest.store.url import (
+    StoreURL,
+    parse_store_url,
+    read_password,
+    redact,
+    resolve_store_url,
+)
 
 log = logging.getLogger("hallkpi.ingest")
 
@@ -362,3 +368,9 @@ def wait_for_store(
             log.info("the store %s answers", store.url)
         return True
     return False
+
+
+def store_from_url(url: str) -> Store:
+    """The Store of a URL (for the ``hallkpi.stores`` entry points): the password comes
+    from ``HALLKPI_CLICKHOUSE_PASSWORD``."""
+    return Store(resolve_store_url(url), password=read_password(None))

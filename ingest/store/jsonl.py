@@ -24,6 +24,7 @@ from typing import Annotated, Any, Union
 import msgspec
 import numpy as np
 import numpy.typing as npt
+from hallkpi.ingest.store.batch import ArrivalClock
 from hallkpi.ingest.store.native import PackedStrings
 from hallkpi.ingest.store.schema import EVENT_STRINGS
 
@@ -183,3 +184,14 @@ def take(columns: dict[str, Any], keep: npt.NDArray[np.bool_]) -> dict[str, Any]
         k: v.take(keep) if isinstance(v, PackedStrings) else np.asarray(v)[keep]
         for k, v in columns.items()
     }
+
+
+def events_to_columns(events: Sequence[dict[str, Any]], clock: ArrivalClock) -> dict[str, Any]:
+    """Store columns of engine-valid event dicts, ``ingest_seq`` in arrival order."""
+    try:
+        structs = msgspec.convert(list(events), list[_ANY_EVENT])
+    except msgspec.ValidationError:
+        structs = [lenient(e) for e in events]
+    columns, order = event_columns(structs)
+    columns["ingest_seq"] = clock.take(len(structs))[order]
+    return columns

@@ -27,8 +27,8 @@ from typing import IO, Any
 import numpy as np
 from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.errors import CommandError
+from hallkpi.core.event_files import iter_chunks, open_events
 from hallkpi.core.progress import Progress
-from hallkpi.core.replay import _open, iter_chunks
 from hallkpi.ingest.errors import StoreError
 from hallkpi.ingest.store.cli_options import add_store_options, store_from_args
 from hallkpi.ingest.store.connection import Store
@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         cluster, ttl_days = layout_options(config.raw)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    stream, size = _open(args.events)
+    stream, size = open_events(args.events)
     try:
         report = load_stream(
             store,

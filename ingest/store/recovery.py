@@ -21,8 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from hallkpi.core.engine import Engine, PushResult
 from hallkpi.ingest.store.carry_over import CARRY_OVER_DAYS, NO_RANGE, read_older
-from hallkpi.ingest.store.cli_options import store_from_url
-from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.connection import Store, store_from_url
 from hallkpi.ingest.store.native import read_columns
 from hallkpi.ingest.store.schema import EVENT_STRINGS
 from hallkpi.ingest.store.sql import ident

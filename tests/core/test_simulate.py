@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from hallkpi.core.errors import CommandError
+from hallkpi.core.sim import cli as sim_cli
 from hallkpi.core.sim import simulate as sim
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -546,15 +547,15 @@ def test_adversarial_lines_have_garbage() -> None:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="hallkpi")
     sub = parser.add_subparsers(dest="command")
-    sim.register(sub)
+    sim_cli.register(sub)
     return parser.parse_args(["simulate", *argv])
 
 
 def test_cli_writes_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sub" / "day.jsonl"
     args = parse(["--out", str(out), "--halls", "2", "--tickets-per-hall", "100", "--seed", "9"])
-    assert args.func is sim.run
-    assert sim.run(args) == 0
+    assert args.func is sim_cli.run
+    assert sim_cli.run(args) == 0
     assert out.read_bytes() == sim.simulate_lines(halls=2, tickets_per_hall=100, seed=9)
     err = capsys.readouterr().err
     assert "events" in err
@@ -567,7 +568,7 @@ def test_cli_gzip_is_reproducible(tmp_path: Path) -> None:
     outs = [tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"]
     for out in outs:
         argv = ["--out", str(out), "--halls", "1", "--tickets-per-hall", "80", "--adversarial"]
-        assert sim.run(parse(argv)) == 0
+        assert sim_cli.run(parse(argv)) == 0
     assert outs[0].read_bytes() == outs[1].read_bytes()
     expected = sim.simulate_lines(halls=1, tickets_per_hall=80, adversarial=True)
     assert gzip.decompress(outs[0].read_bytes()) == expected
@@ -575,16 +576,16 @@ def test_cli_gzip_is_reproducible(tmp_path: Path) -> None:
 
 def test_cli_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     argv = ["--out", "-", "--halls", "1", "--tickets-per-hall", "30", "--date", "2026-12-01"]
-    assert sim.run(parse(argv)) == 0
+    assert sim_cli.run(parse(argv)) == 0
     out = capsysbinary.readouterr().out
     assert out == sim.simulate_lines(halls=1, tickets_per_hall=30, date="2026-12-01")
 
 
 def test_cli_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="date"):
-        sim.run(parse(["--out", str(tmp_path / "x.jsonl"), "--date", "2026-02-30"]))
+        sim_cli.run(parse(["--out", str(tmp_path / "x.jsonl"), "--date", "2026-02-30"]))
     with pytest.raises(CommandError, match="halls"):
-        sim.run(parse(["--out", str(tmp_path / "x.jsonl"), "--halls", "0"]))
+        sim_cli.run(parse(["--out", str(tmp_path / "x.jsonl"), "--halls", "0"]))
     assert not list(tmp_path.iterdir())
 
 

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from hallkpi.core import Engine
 from hallkpi.core.sim.simulate import simulate
-from hallkpi.ingest.service.app import events_to_columns
 from hallkpi.ingest.store.batch import ArrivalClock
 from hallkpi.ingest.store.connection import Store
+from hallkpi.ingest.store.jsonl import events_to_columns
 from hallkpi.ingest.store.schema import ensure_schema
 from hallkpi.ingest.store.spool import Spool
 from hallkpi.ingest.store.writer import StoreWriter

@@ -16,7 +16,8 @@ import pytest
 from advice_history import LAST, RUSH_HALL, SLOW, History, history, load_with_snapshots
 from hallkpi.core.cli import main
 from hallkpi.core.decide.suggest import Suggestion, SuggestionSettings
-from hallkpi.ingest.decide.advise import advise, day_start_ms, last_event_day
+from hallkpi.ingest.decide.advise import advise
+from hallkpi.ingest.decide.history import day_start_ms, last_event_day
 from hallkpi.ingest.decide.schedule import schedule_week
 from hallkpi.ingest.store.connection import Store
 
@@ -158,7 +159,13 @@ def test_no_value_is_put_into_sql_text(planted: tuple[Store, History, list[Any]]
     import test_sql_safety
     from test_sql_safety import CALLS, FRAGMENTS, interpolations
 
-    modules = ("decide/advise", "decide/schedule", "decide/backtest_wait", "service/live_advice")
+    modules = (
+        "decide/advise",
+        "decide/history",
+        "decide/schedule",
+        "decide/backtest_wait",
+        "service/live_advice",
+    )
     saved = test_sql_safety.STORE_MODULES
     test_sql_safety.STORE_MODULES = modules  # type: ignore[assignment]
     try:

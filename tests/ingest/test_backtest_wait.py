@@ -13,8 +13,8 @@ from advice_history import store_events
 from hallkpi.core.cli import main
 from hallkpi.core.decide.quoted_wait import QuotedWaitSettings
 from hallkpi.core.sim.simulate import simulate
-from hallkpi.ingest.decide.advise import day_start_ms
 from hallkpi.ingest.decide.backtest_wait import fit, replay_quotes, scores
+from hallkpi.ingest.decide.history import day_start_ms
 from hallkpi.ingest.store.connection import Store
 from hallkpi.ingest.store.schema import ensure_schema
 from hallkpi.ingest.store.spool import Spool
