@@ -128,6 +128,7 @@ async def paced_publish(
     hall; returns (hall, k-th message of that hall, send time ns)."""
     from gmqtt import Client
     from gmqtt.mqtt.constants import MQTTv50
+    from hallkpi.ingest.service.gmqtt_takeover import all_acked
 
     client = Client(f"pace-{time.monotonic_ns()}")
     await client.connect("127.0.0.1", port, version=MQTTv50)
@@ -154,7 +155,7 @@ async def paced_publish(
         sent.append((hall, k, time.time_ns()))
         client.publish(f"hallkpi/v1/halls/{hall}/events", json.dumps(ev).encode(), qos=1)
         if (i + 1) % 200 == 0:  # flow control: packet ids wrap at the receive maximum
-            await client._persistent_storage.wait_empty()
+            await all_acked(client)
     await asyncio.sleep(1.5)
     await client.disconnect()
     return sent

@@ -18,7 +18,7 @@ from hallkpi.core.config import AlertRule, EngineConfig, default_rules, load_con
 from hallkpi.core.errors import ConfigError, InvalidEvent
 from hallkpi.core.timezone import tz_segments
 
-_engine._set_invalid_event(InvalidEvent)
+_engine._set_invalid_event(InvalidEvent)  # noqa: SLF001 (the extension module is core's own)
 
 GAUGE_KPIS: tuple[str, ...] = tuple(_engine.kpi_names("gauge"))
 """Names of the gauges (the ``now`` row)."""
@@ -187,11 +187,11 @@ class Engine(_engine.Engine):
     def push_json(self, payload: bytes | bytearray | memoryview) -> PushResult:
         """Applies one JSON object or a JSON array of objects. Never raises on bad data:
         invalid JSON, an over-size payload or invalid events are counted and explained."""
-        return PushResult._of(self._push_json(payload))
+        return PushResult._of(self._push_json(payload))  # noqa: SLF001 (PushResult's own constructor, this module)
 
     def push_jsonl(self, data: bytes | bytearray | memoryview) -> PushResult:
         """Applies JSON lines (each non-blank line one object or array)."""
-        return PushResult._of(self._push_jsonl(data))
+        return PushResult._of(self._push_jsonl(data))  # noqa: SLF001 (PushResult's own constructor, this module)
 
     def push_columns(
         self,
@@ -212,7 +212,7 @@ class Engine(_engine.Engine):
         """
         kpi, horizon = trace if trace is not None else (None, None)
         result, values = self._push_columns(dict(columns), kpi, horizon)
-        return PushResult._of(result), values
+        return PushResult._of(result), values  # noqa: SLF001 (PushResult's own constructor, this module)
 
     def advance(self, now_ms: int) -> list[AlertChange]:
         """Moves the clock to ``now_ms`` (never back), evaluates every hall's alert

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50
+from hallkpi.ingest.service.gmqtt_takeover import all_acked
 from hallkpi.ingest.service.mqtt_url import mqtt_password, parse_mqtt_url, tls_context
 from hallkpi.ingest.service.topics import Topics
 
@@ -53,8 +54,8 @@ async def publish_events(
             count += 1
             if count % IN_FLIGHT == 0:
                 # Flow control: at most IN_FLIGHT unacknowledged messages (packet ids wrap).
-                await client._persistent_storage.wait_empty()
-        await client._persistent_storage.wait_empty()  # every PUBACK in before leaving
+                await all_acked(client)
+        await all_acked(client)  # every PUBACK in before leaving
     finally:
         await client.disconnect()
     return count

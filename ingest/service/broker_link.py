@@ -8,8 +8,8 @@ reconnect only signals :meth:`BrokerLink.run`, which reconnects with exponential
 attempt (a rotated password file is picked up), and keeps :attr:`problem` (None while
 connected) for ``/healthz``. Each distinct problem is logged once, not once a try.
 
-gmqtt internals used (pinned to 0.8.x in pyproject): the package handler's QoS 1 hook
-and its reconnect callback.
+gmqtt's internals (its QoS 1 hook, its reconnect callback, its outgoing queue) are
+reached only through :mod:`hallkpi.ingest.service.gmqtt_takeover`.
 """
 
 from __future__ import annotations
@@ -25,15 +25,16 @@ from gmqtt import Client, Message
 from gmqtt.mqtt.constants import MQTTv50
 from gmqtt.mqtt.handler import MQTTConnectError
 from hallkpi.core.errors import ConfigError
+from hallkpi.ingest.service.gmqtt_takeover import PubAck, all_acked, close_half_open, take_over
 from hallkpi.ingest.service.mqtt_url import MqttURL
 
-log = logging.getLogger("hallkpi.serve")
+log = logging.getLogger("hallkpi.ingest.service")
 
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and unacknowledged messages)
 RECEIVE_MAXIMUM = 65535  # unacknowledged messages in flight towards us
 CONNECT_TIMEOUT_S = 30.0
 
-QoS1Hook = Callable[[int, bytes, str, Callable[[int], None]], None]
+QoS1Hook = Callable[[int, bytes, str, PubAck], None]
 """``hook(mid, payload, topic, puback)``: handles one QoS 1 message; ``puback(mid)``
 acknowledges it (call it once, when the message's events are durable)."""
 
@@ -95,31 +96,24 @@ class BrokerLink:
     def _take_over(self, qos1: QoS1Hook) -> bool:
         """Installs ``qos1`` as gmqtt's QoS 1 path (no Task or Future per message) and
         routes gmqtt's reconnects to :meth:`run`. False: gmqtt's async path stays."""
-        handler = getattr(self.client, "_package_handler", None)
-        if handler is None or not hasattr(handler, "_send_puback"):
-            return False
 
-        async def lost(delay: bool = False) -> None:
-            self._lost.set()
-
-        handler._reconnect_callback = lost  # gmqtt internal, see the module doc
-
-        def on_publish(mid: int, packet: bytes, topic: str, properties: Any) -> None:
+        def on_publish(mid: int, packet: bytes, topic: str, send_puback: PubAck) -> None:
             generation = self._generation
 
             def puback(mid: int) -> None:
                 if generation != self._generation:
                     log.debug("PUBACK %d not sent: it belongs to an earlier connection", mid)
                     return
-                try:
-                    handler._send_puback(mid)
-                except Exception:  # connection gone: the broker redelivers, dedup absorbs it
-                    log.debug("PUBACK %d not sent: connection lost", mid)
+                send_puback(mid)
 
             qos1(mid, packet, topic, puback)
 
-        handler._handle_qos_1_publish_packet = on_publish
-        return True
+        return take_over(
+            self.client,
+            on_publish,
+            self._lost.set,
+            lambda mid: log.debug("PUBACK %d not sent: connection lost", mid),
+        )
 
     def _on_connect(self, client: Client, flags: int, rc: int, properties: Any) -> None:
         for topic in self.subscriptions:
@@ -153,7 +147,7 @@ class BrokerLink:
         if self.url.username:
             self.client.set_auth_credentials(self.url.username, password)
         with contextlib.suppress(Exception):  # close a half-open previous connection
-            await self.client._disconnect()
+            await close_half_open(self.client)
         await asyncio.wait_for(
             self.client.connect(
                 self.url.host, self.url.port, ssl=self.tls or False, keepalive=30, version=MQTTv50
@@ -202,10 +196,7 @@ class BrokerLink:
         rather than writing to a closed socket."""
         await self.connected.wait()
         if self.client.is_connected:
-            await _first(
-                self.client._persistent_storage.wait_empty(),
-                self._lost.wait(),
-            )
+            await _first(all_acked(self.client), self._lost.wait())
 
 
 async def _first(*aws: Any) -> None:

@@ -28,7 +28,7 @@ from hallkpi.ingest.store.url import (
     resolve_store_url,
 )
 
-log = logging.getLogger("hallkpi.ingest")
+log = logging.getLogger("hallkpi.ingest.store")
 
 Parameters = Mapping[str, Any]
 
@@ -311,7 +311,7 @@ _CAUSES = (
 def wait_reason(store: Store, exc: BaseException) -> str:
     """A short reason why ``store`` is not usable, stable across attempts (no query ids,
     no object addresses) and with no password: what a service logs and shows."""
-    text = redact(str(exc), store._password)
+    text = redact(str(exc), store._password)  # noqa: SLF001 (Store's own module: the password only redacts)
     for pattern, cause in _CAUSES:
         m = pattern.search(text)
         if m:

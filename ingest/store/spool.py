@@ -284,10 +284,10 @@ class Spool:
 def frames_of(spool: Spool) -> Sequence[Frame]:
     """Every pending frame, oldest first (for inspection and tests)."""
     out = []
-    with spool._lock:
-        entries = list(spool._frames)
+    with spool._lock:  # noqa: SLF001 (Spool's own module, read-only inspection)
+        entries = list(spool._frames)  # noqa: SLF001 (Spool's own module, read-only inspection)
     for seg, off, size in entries:
-        with open(spool._path(seg), "rb") as f:
+        with open(spool._path(seg), "rb") as f:  # noqa: SLF001 (Spool's own module, read-only inspection)
             f.seek(off + _HEADER.size)
             out.append(Frame.decode(f.read(size - _HEADER.size)))
     return out

@@ -94,7 +94,7 @@ def test_enospc_on_the_spool_is_held_unacknowledged_and_resumed(
     with pytest.raises(SpoolDiskFull, match="No space left"):
         w.flush(30)  # neither in the store nor in the spool: not acknowledged
     assert (w.health() or "").startswith("spool disk full: ")
-    assert w._thread.is_alive() and w.stats.disk_full_episodes == 1
+    assert w._thread.is_alive() and w.stats.disk_full_episodes == 1  # noqa: SLF001 (the writer thread survived)
     assert segment.stat().st_size == size  # the torn append was cut off
     disk.full = False  # space returns: the writer goes on by itself
     flush_once_space_returns(w)
@@ -117,7 +117,7 @@ def test_draining_with_a_full_disk_goes_on_and_writes_the_cursor_later(
     monkeypatch.setattr(spool_module, "open", disk, raising=False)
     disk.full = True
     w = StoreWriter(store, Spool(tmp_path), QUICK)
-    assert w.wait_idle(30) and w._thread.is_alive()
+    assert w.wait_idle(30) and w._thread.is_alive()  # noqa: SLF001 (the writer thread survived)
     assert stored_ids(store) == [f"e{i}" for i in range(30)]
     assert w.stats.blocks_drained == 3 and w.stats.rows_written == 30
     health = w.health() or ""
@@ -146,7 +146,7 @@ def test_a_tiny_tmpfs_filled_and_freed(store: Store, tmp_path: Path) -> None:
                 break
         assert full, "the tmpfs never filled"
         assert (w.health() or "").startswith("spool disk full: ")
-        assert w._thread.is_alive()
+        assert w._thread.is_alive()  # noqa: SLF001 (the writer thread survived)
         ballast.unlink()  # space returns
         flush_once_space_returns(w)
         w.close(30)
@@ -168,7 +168,7 @@ def test_draining_a_tmpfs_with_no_byte_left(store: Store, tmp_path: Path) -> Non
         ballast = fill(mount)  # not one byte free: cursor.json cannot be replaced
         ensure_schema(store)
         w2 = StoreWriter(store, Spool(spool_dir), QUICK)
-        assert w2.wait_idle(60) and w2._thread.is_alive()
+        assert w2.wait_idle(60) and w2._thread.is_alive()  # noqa: SLF001 (the writer thread survived)
         assert len(stored_ids(store)) == 400
         ballast.unlink()
         assert eventually(lambda: w2.health() is None)

@@ -283,7 +283,7 @@ def test_a_refused_login_is_raised_once_not_retried(run: Runner[None]) -> None:
             async with calls:
                 with pytest.raises(AmiAuthError, match="refused the login"):
                     await anext(calls)
-                supervisor = calls._tasks[0]
+                supervisor = calls._tasks[0]  # noqa: SLF001 (the supervisor task ended)
                 await asyncio.wait([supervisor])  # it ended: no retry loop
                 assert pbx.failed_logins == 1
                 assert "refused" in (calls.status[f"127.0.0.1:{pbx.port}"].last_error or "")
@@ -297,4 +297,4 @@ def test_backoff_grows_with_jitter_and_a_cap() -> None:
     assert backoff.delay(3, 0.999) == pytest.approx(2.002)  # at most half taken off
     assert backoff.delay(10_000, 0.5) == 22.5
     opts = TranslateOptions(lookahead_ms=500)
-    assert CallEventSource([server_at(1)], queues=HALLS, translate=opts)._tick_s == 0.25
+    assert CallEventSource([server_at(1)], queues=HALLS, translate=opts)._tick_s == 0.25  # noqa: SLF001 (the tick derived from the options)
