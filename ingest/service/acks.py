@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-log = logging.getLogger("hallkpi.ingest")
+log = logging.getLogger("hallkpi.ingest.service")
 
 
 class Writer(Protocol):

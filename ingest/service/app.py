@@ -55,7 +55,7 @@ from hallkpi.ingest.store.recovery import (
 from hallkpi.ingest.store.spool import Spool
 from hallkpi.ingest.store.writer import StoreWriter, WriterConfig
 
-log = logging.getLogger("hallkpi.serve")
+log = logging.getLogger("hallkpi.ingest.service")
 
 STOP_TIMEOUT_S = 30.0  # each shutdown step (store round, outbox) waits at most this
 

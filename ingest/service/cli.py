@@ -46,6 +46,8 @@ _SERVICE_KEYS = {
 }
 MAX_EVENT_AGE_DAYS = 92  # about 3 months: a store block spans at most 4 monthly partitions
 
+log = logging.getLogger("hallkpi.ingest.service")
+
 
 def _service_section(config: EngineConfig) -> dict[str, Any]:
     section = dict(config.raw.get("service", {}))
@@ -187,7 +189,7 @@ def _call_source(args: argparse.Namespace, config: EngineConfig) -> Any:
             queues=tconf.queues,
             translate=tconf.translate,
             client=tconf.client,
-            on_gap=lambda gap: logging.getLogger("hallkpi.serve").warning("AMI gap: %s", gap),
+            on_gap=lambda gap: log.warning("AMI gap: %s", gap),
         )
 
     return source
@@ -227,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         engine, options = build(args)
     except ConfigError as exc:
         raise CommandError(str(exc)) from exc
-    logging.getLogger("hallkpi.serve").info(
+    log.info(
         "serving %s as %s, store %s", options.mqtt, options.client_id, options.store.url.redacted()
     )
     try:

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-log = logging.getLogger("hallkpi.serve")
+log = logging.getLogger("hallkpi.ingest.service")
 
 MAX_HEAD = 8192
 

@@ -36,7 +36,7 @@ from hallkpi.ingest.store.connection import Store
 from hallkpi.ingest.store.native import PackedStrings, encode_block
 from hallkpi.ingest.store.schema import ADVICE
 
-log = logging.getLogger("hallkpi.serve")
+log = logging.getLogger("hallkpi.ingest.service")
 _encode = msgspec.json.encode
 Message = tuple[str, bytes, bool]
 

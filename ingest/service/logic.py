@@ -25,7 +25,7 @@ from hallkpi.ingest.service.decode import (
 from hallkpi.ingest.service.decode import DEFAULT_MAX_BYTES, deadletter, decode_payload
 from hallkpi.ingest.service.topics import Topics
 
-log = logging.getLogger("hallkpi.serve")
+log = logging.getLogger("hallkpi.ingest.service")
 
 _json = msgspec.json.encode
 

@@ -23,7 +23,7 @@ from hallkpi.ingest.store.connection import Store
 from hallkpi.ingest.store.connection import wait_for_store as wait_for_store_blocking
 from hallkpi.ingest.store.writer import StoreWriter
 
-log = logging.getLogger("hallkpi.serve")
+log = logging.getLogger("hallkpi.ingest.service")
 
 
 async def wait_for_store(

@@ -24,7 +24,7 @@ from hallkpi.ingest.store.spool import Frame, Spool, SpoolFull
 if TYPE_CHECKING:
     from hallkpi.ingest.store.writer import WriterConfig, WriterStats
 
-log = logging.getLogger("hallkpi.ingest")
+log = logging.getLogger("hallkpi.ingest.store")
 
 
 @dataclass(eq=False)

@@ -32,7 +32,7 @@ from hallkpi.ingest.store.refusals import Refusal, classify
 from hallkpi.ingest.store.split import frame_batch, parts, row_json
 from hallkpi.ingest.store.spool import Frame, Spool
 
-log = logging.getLogger("hallkpi.ingest")
+log = logging.getLogger("hallkpi.ingest.store")
 
 REFUSED_KIND = "refused"  # dead_letters.kind of a row the store refused
 REFUSED_SOURCE = "store"

@@ -43,7 +43,7 @@ from hallkpi.ingest.store.conveyor import Conveyor, Item, spool_reason
 from hallkpi.ingest.store.delivery import Delivery
 from hallkpi.ingest.store.spool import Frame, Spool
 
-log = logging.getLogger("hallkpi.ingest")
+log = logging.getLogger("hallkpi.ingest.store")
 
 
 @dataclass(frozen=True)
