@@ -9,7 +9,8 @@ orphan and malformed events; see :mod:`hallkpi.core.sim.faults`).
 
 The same arguments always give the same events, on any machine. The parts:
 
-* :mod:`hallkpi.core.sim.hall` -- tickets and windows (a queueing simulation);
+* :mod:`hallkpi.core.sim.hall` -- the shape of a hall's day;
+* :mod:`hallkpi.core.sim.tickets` -- tickets and windows (a queueing simulation);
 * :mod:`hallkpi.core.sim.calls` -- calls, agents and the opinion book;
 * this module -- halls, days, ids, ordering and JSON lines;
 * :mod:`hallkpi.core.sim.cli` -- ``hallkpi simulate``.
@@ -22,18 +23,23 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import inspect
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from operator import itemgetter
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hallkpi.core.sim.calls import simulate_calls, simulate_opinions
 from hallkpi.core.sim.faults import garbage_lines, inject_faults
-from hallkpi.core.sim.hall import HallDay, Raw, simulate_tickets
+from hallkpi.core.sim.hall import HallDay, Raw
+from hallkpi.core.sim.tickets import simulate_tickets
 
 __all__ = [
     "HALL_NAMES",
+    "SimOptions",
     "hall_name",
     "iter_lines",
     "iter_simulate",
@@ -42,6 +48,8 @@ __all__ = [
 ]
 
 Event = dict[str, object]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: Districts and areas of Nanjing; hall ``i`` is named after ``HALL_NAMES[i % 20]``.
 HALL_NAMES: tuple[str, ...] = (
@@ -74,6 +82,40 @@ _WEEKDAY = (1.08, 1.0, 1.0, 1.0, 0.95, 0.5, 0.45)  # Monday .. Sunday
 _LINE_FAULT_RATE = 0.0003  # adversarial JSON lines: share followed by non-JSON lines
 
 
+@dataclass(frozen=True, kw_only=True)
+class SimOptions:
+    """What to simulate. Every function below takes these as keyword arguments (see
+    :func:`simulate` for their meaning); they are checked when the function is called."""
+
+    halls: int = 6
+    date: str | dt.date = "2026-11-27"
+    days: int = 1
+    seed: int = 0
+    tickets_per_hall: int = 2000
+    timezone: str = "Asia/Shanghai"
+    adversarial: bool = False
+
+
+def _keywords(
+    options: Callable[_P, SimOptions],
+) -> Callable[[Callable[[SimOptions], _R]], Callable[_P, _R]]:
+    """``f(options(**kw))`` as ``f(**kw)``, typed with the keywords of ``options``: the
+    four public functions share one list of options, so a new one is added once."""
+
+    def wrap(f: Callable[[SimOptions], _R]) -> Callable[_P, _R]:
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            return f(options(*args, **kwargs))
+
+        call.__name__, call.__qualname__, call.__doc__ = f.__name__, f.__qualname__, f.__doc__
+        call.__module__ = f.__module__
+        call.__signature__ = inspect.signature(options).replace(  # type: ignore[attr-defined]
+            return_annotation=inspect.signature(f).return_annotation
+        )
+        return call
+
+    return wrap
+
+
 def hall_name(index: int) -> str:
     """The name of hall ``index`` (0-based): ``yuhua``, ``gulou``, ... then ``yuhua2``."""
     if index < 0:
@@ -83,13 +125,13 @@ def hall_name(index: int) -> str:
     return name if rounds == 0 else f"{name}{rounds + 1}"
 
 
-def _check(
-    halls: int, date: str | dt.date, days: int, tickets_per_hall: int, timezone: str
-) -> tuple[dt.date, ZoneInfo]:
+def _check(o: SimOptions) -> tuple[dt.date, ZoneInfo]:
+    """The first day and the zone of ``o``; ValueError when an option is out of range."""
+    date, days, timezone = o.date, o.days, o.timezone
     for name, value, low in (
-        ("halls", halls, 1),
+        ("halls", o.halls, 1),
         ("days", days, 1),
-        ("tickets_per_hall", tickets_per_hall, 0),
+        ("tickets_per_hall", o.tickets_per_hall, 0),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -115,33 +157,25 @@ def _epoch_ms(day: dt.date, hour: int, zone: ZoneInfo) -> int:
     return round(dt.datetime.combine(day, dt.time(hour), tzinfo=zone).timestamp() * 1000)
 
 
-def iter_simulate(
-    *,
-    halls: int = 6,
-    date: str | dt.date = "2026-11-27",
-    days: int = 1,
-    seed: int = 0,
-    tickets_per_hall: int = 2000,
-    timezone: str = "Asia/Shanghai",
-    adversarial: bool = False,
-) -> Iterator[Event]:
+@_keywords(SimOptions)
+def iter_simulate(o: SimOptions) -> Iterator[Event]:
     """Yield the events of :func:`simulate` one by one, in the same order.
 
     Memory holds one day at a time, so a live demo can pace these out by ``ts``.
     Arguments are checked at once (``ValueError``), not at the first ``next()``.
     """
-    start, zone = _check(halls, date, days, tickets_per_hall, timezone)
-    events = _generate(
-        start, zone, halls=halls, days=days, seed=seed, tickets_per_hall=tickets_per_hall
-    )
-    if adversarial:
-        return inject_faults(events, random.Random(f"hallkpi-faults:{seed}"))
+    return _iter_simulate(o)
+
+
+def _iter_simulate(o: SimOptions) -> Iterator[Event]:
+    start, zone = _check(o)
+    events = _generate(o, start, zone)
+    if o.adversarial:
+        return inject_faults(events, random.Random(f"hallkpi-faults:{o.seed}"))
     return events
 
 
-def _generate(
-    start: dt.date, zone: ZoneInfo, *, halls: int, days: int, seed: int, tickets_per_hall: int
-) -> Iterator[Event]:
+def _generate(o: SimOptions, start: dt.date, zone: ZoneInfo) -> Iterator[Event]:
     ts_of = itemgetter(0)
     carry: list[Raw] = []  # events generated on an earlier day, due later (sorted)
     # Contract v1.1: each hall has two devices streams, its queue system and its phone
@@ -149,18 +183,20 @@ def _generate(
     # local midnight: their epoch), so a collector can tell an event lost on the way.
     epoch = _epoch_ms(start, 0, zone)
     seqs: dict[str, int] = {}
-    for offset in range(days):
+    for offset in range(o.days):
         day = start + dt.timedelta(days=offset)
         tag = day.strftime("%Y%m%d")
         streams: list[list[Raw]] = []
-        for index in range(halls):
+        for index in range(o.halls):
             name = hall_name(index)
             plan = HallDay(
                 hall=name,
-                seed=f"hallkpi:{seed}:{name}:{day.isoformat()}",
+                seed=f"hallkpi:{o.seed}:{name}:{day.isoformat()}",
                 base_ms=_epoch_ms(day, 12, zone) - 12 * 3_600_000,
                 tag=tag,
-                tickets=tickets_per_hall * _VOLUME[index % len(_VOLUME)] * _WEEKDAY[day.weekday()],
+                tickets=o.tickets_per_hall
+                * _VOLUME[index % len(_VOLUME)]
+                * _WEEKDAY[day.weekday()],
                 staffing=_STAFFING[index % len(_STAFFING)],
             )
             raw: list[Raw] = []
@@ -188,16 +224,8 @@ def _generate(
         carry = later  # what is still due after the last day is dropped (stays open)
 
 
-def simulate(
-    *,
-    halls: int = 6,
-    date: str | dt.date = "2026-11-27",
-    days: int = 1,
-    seed: int = 0,
-    tickets_per_hall: int = 2000,
-    timezone: str = "Asia/Shanghai",
-    adversarial: bool = False,
-) -> list[Event]:
+@_keywords(SimOptions)
+def simulate(o: SimOptions) -> list[Event]:
     """Simulate ``days`` business days of ``halls`` tax halls from ``date``.
 
     Args:
@@ -223,40 +251,14 @@ def simulate(
     Raises:
         ValueError: an argument is out of range, the date or time zone is unknown.
     """
-    return list(
-        iter_simulate(
-            halls=halls,
-            date=date,
-            days=days,
-            seed=seed,
-            tickets_per_hall=tickets_per_hall,
-            timezone=timezone,
-            adversarial=adversarial,
-        )
-    )
+    return list(_iter_simulate(o))
 
 
-def iter_lines(
-    *,
-    halls: int = 6,
-    date: str | dt.date = "2026-11-27",
-    days: int = 1,
-    seed: int = 0,
-    tickets_per_hall: int = 2000,
-    timezone: str = "Asia/Shanghai",
-    adversarial: bool = False,
-) -> Iterator[bytes]:
+@_keywords(SimOptions)
+def iter_lines(o: SimOptions) -> Iterator[bytes]:
     """Yield the JSON lines (each ending in ``\\n``) of :func:`simulate_lines`."""
-    events = iter_simulate(
-        halls=halls,
-        date=date,
-        days=days,
-        seed=seed,
-        tickets_per_hall=tickets_per_hall,
-        timezone=timezone,
-        adversarial=adversarial,
-    )
-    return _lines(events, random.Random(f"hallkpi-lines:{seed}") if adversarial else None)
+    faults = random.Random(f"hallkpi-lines:{o.seed}") if o.adversarial else None
+    return _lines(_iter_simulate(o), faults)
 
 
 def _lines(events: Iterator[Event], faults: random.Random | None) -> Iterator[bytes]:
@@ -269,29 +271,12 @@ def _lines(events: Iterator[Event], faults: random.Random | None) -> Iterator[by
                 yield junk + b"\n"
 
 
-def simulate_lines(
-    *,
-    halls: int = 6,
-    date: str | dt.date = "2026-11-27",
-    days: int = 1,
-    seed: int = 0,
-    tickets_per_hall: int = 2000,
-    timezone: str = "Asia/Shanghai",
-    adversarial: bool = False,
-) -> bytes:
+@_keywords(SimOptions)
+def simulate_lines(o: SimOptions) -> bytes:
     """The events of :func:`simulate` as JSON lines (UTF-8, one object a line).
 
     With ``adversarial=True`` a few lines are not valid JSON at all (cut off,
     zeroed, not UTF-8, an HTML error page).
     """
-    return b"".join(
-        iter_lines(
-            halls=halls,
-            date=date,
-            days=days,
-            seed=seed,
-            tickets_per_hall=tickets_per_hall,
-            timezone=timezone,
-            adversarial=adversarial,
-        )
-    )
+    faults = random.Random(f"hallkpi-lines:{o.seed}") if o.adversarial else None
+    return b"".join(_lines(_iter_simulate(o), faults))

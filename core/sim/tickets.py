@@ -1,181 +1,41 @@
-"""The ticket queue of one hall on one day: a discrete-event simulation.
+"""The tickets and windows of one hall on one day: a discrete-event simulation.
 
-Part of :mod:`hallkpi.core.sim.simulate`. Taxpayers arrive as a non-homogeneous Poisson
-process with a morning and an afternoon peak, wait in one first-come first-served
-queue (appointments first) and are called to the next free open window. Windows
-open, pause for breaks and lunch, change staff, and close at the end of the day.
-Every event this emits is consistent with that state: a ticket is only called to an
-open window, by the staff logged in there.
+Part of :mod:`hallkpi.core.sim.simulate`; the day's shape (services, profile, staffing)
+is :mod:`hallkpi.core.sim.hall`. Taxpayers arrive as a non-homogeneous Poisson process,
+wait in one first-come first-served queue (appointments first) and are called to the
+next free open window. Windows open, pause for breaks and lunch, change staff, and
+close at the end of the day; a floor manager calls in back-office staff at peaks.
 
-Times inside the simulation are float seconds since the hall's local midnight;
-emitted events carry epoch milliseconds (``ts``).
+:class:`TicketDay` is that simulation, one method per kind of moment; the order of its
+random draws is the simulator's contract (the same seed gives the same events), so a
+change here changes every simulated day.
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import itertools
 import math
 import random
 from collections import deque
-from dataclasses import dataclass
 
-#: A raw event before it gets an id: (ts in epoch ms, type, hall, type-specific fields).
-Raw = tuple[int, str, str, dict[str, object]]
-#: A daily shape: (local hour, relative intensity) points, linear in between.
-Profile = tuple[tuple[float, float], ...]
-
-HOUR = 3600.0
-OPEN_S = 8.5 * HOUR  # doors open, first ticket
-CLOSE_S = 17.5 * HOUR  # windows stop taking new work once the queue is empty
-HARD_END_S = 18.0 * HOUR  # whoever still waits is sent home (cancelled)
-
-#: Relative ticket arrival intensity by local hour; dispensers stop issuing at 17:00.
-TICKET_PROFILE: Profile = (
-    (8.5, 1.35),
-    (9.0, 1.3),
-    (9.75, 1.85),
-    (10.5, 1.8),
-    (11.25, 1.2),
-    (12.0, 0.5),
-    (13.0, 0.45),
-    (13.75, 0.95),
-    (14.5, 1.6),
-    (15.25, 1.65),
-    (16.0, 1.15),
-    (16.75, 0.6),
-    (17.0, 0.5),
+from hallkpi.core.sim.hall import (
+    CHANNELS,
+    CLOSE_S,
+    HARD_END_S,
+    HOUR,
+    OPEN_S,
+    OVERHEAD_S,
+    SERVICES,
+    TICKET_PROFILE,
+    Emitter,
+    HallDay,
+    Raw,
+    Service,
+    arrival_times,
+    lognormal,
+    peak_share,
+    satisfaction,
 )
-
-
-@dataclass(frozen=True)
-class Service:
-    """A service type: ticket letter, name, share of tickets, mean handle time (s)."""
-
-    letter: str
-    name: str
-    share: float
-    mean_s: float
-    sigma: float  # of the log of the handle time
-
-
-SERVICES: tuple[Service, ...] = (
-    Service("A", "invoice", 0.34, 240.0, 0.55),
-    Service("B", "tax_return", 0.22, 540.0, 0.6),
-    Service("C", "registration", 0.10, 840.0, 0.5),
-    Service("D", "social_insurance", 0.16, 420.0, 0.55),
-    Service("E", "consult", 0.18, 300.0, 0.7),
-)
-#: Ticket channels and their shares (wechat + appointment = 40 %).
-CHANNELS: tuple[tuple[str, float], ...] = (
-    ("kiosk", 0.42),
-    ("wechat", 0.27),
-    ("appointment", 0.13),
-    ("web", 0.11),
-    ("other", 0.07),
-)
-OVERHEAD_S = 75.0  # per ticket at a window besides handling: call, walk, paperwork
-
-
-@dataclass(frozen=True)
-class HallDay:
-    """What the simulation of one hall on one day needs.
-
-    ``base_ms`` is the epoch millisecond of local noon minus 12 hours, so that local
-    08:30 is ``base_ms + 30600000`` even on a daylight-saving day (zones change their
-    offset at night, outside opening hours).
-    """
-
-    hall: str
-    seed: str  # each part of the simulation derives its own random.Random from it
-    base_ms: int
-    tag: str  # YYYYMMDD, for ids that must be unique per day
-    tickets: float  # expected number of tickets that day
-    staffing: float  # 1.0 is adequately staffed, below is understaffed
-
-
-class Emitter:
-    """Collects raw events of one hall, converting local seconds to epoch ms."""
-
-    __slots__ = ("base_ms", "hall", "out")
-
-    def __init__(self, plan: HallDay, out: list[Raw]) -> None:
-        self.base_ms = plan.base_ms
-        self.hall = plan.hall
-        self.out = out
-
-    def ms(self, t: float) -> int:
-        return self.base_ms + int(t * 1000.0)
-
-    def __call__(self, t: float, etype: str, extra: dict[str, object]) -> None:
-        self.out.append((self.base_ms + int(t * 1000.0), etype, self.hall, extra))
-
-
-def profile_weight(profile: Profile, hour: float) -> float:
-    """The linearly interpolated weight of ``profile`` at ``hour`` (0 outside it)."""
-    if hour < profile[0][0] or hour > profile[-1][0]:
-        return 0.0
-    for (h0, w0), (h1, w1) in itertools.pairwise(profile):
-        if hour <= h1:
-            return w0 + (w1 - w0) * (hour - h0) / (h1 - h0)
-    return profile[-1][1]
-
-
-def arrival_times(rng: random.Random, expected: float, profile: Profile) -> list[float]:
-    """Sorted arrival times (s) of a Poisson process with the profile's shape.
-
-    The count is Poisson with mean ``expected``; given the count, times are i.i.d.
-    with density proportional to the profile (piecewise constant per minute).
-    """
-    n = poisson(rng, expected)
-    first = int(profile[0][0] * 60)
-    cum: list[float] = []
-    total = 0.0
-    for minute in range(first, int(profile[-1][0] * 60)):
-        total += profile_weight(profile, (minute + 0.5) / 60.0)
-        cum.append(total)
-    times = [
-        (first + bisect.bisect_right(cum, rng.random() * total) + rng.random()) * 60.0
-        for _ in range(n)
-    ]
-    times.sort()
-    return times
-
-
-def peak_share(profile: Profile) -> float:
-    """Fraction of a day's arrivals per second at the profile's peak."""
-    area = sum((h1 - h0) * (w0 + w1) / 2 for (h0, w0), (h1, w1) in itertools.pairwise(profile))
-    return max(w for _, w in profile) / (area * HOUR)
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    """A Poisson variate (normal approximation above 50)."""
-    if mean <= 0:
-        return 0
-    if mean > 50:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, p = math.exp(-mean), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
-
-
-def lognormal(rng: random.Random, mean: float, sigma: float) -> float:
-    """A lognormal variate with the given arithmetic mean."""
-    return rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
-
-
-def satisfaction(rng: random.Random, wait_s: float, harsh: float) -> int:
-    """A 1..5 score: mostly 4-5, more 1-2 after long waits or with a harsh clerk."""
-    load = min(wait_s / 2700.0, 1.5)
-    if rng.random() < 0.03 + 0.12 * load + harsh:
-        return 1 if rng.random() < 0.4 else 2
-    u = rng.random()
-    p3 = 0.05 + 0.08 * load
-    return 3 if u < p3 else 4 if u < p3 + 0.22 else 5
-
 
 WAITING, ASSIGNED, CANCELLED = 0, 1, 2
 
@@ -249,59 +109,133 @@ def _window_plan(rng: random.Random, windows: int) -> list[list[tuple[float, str
 
 def simulate_tickets(plan: HallDay, out: list[Raw]) -> None:
     """Append the ticket and window events of one hall-day to ``out`` (unsorted)."""
-    rng = random.Random(plan.seed + ":tickets")
-    emit = Emitter(plan, out)
-    work_s = sum(s.share * s.mean_s for s in SERVICES) + OVERHEAD_S
-    need = plan.tickets * peak_share(TICKET_PROFILE) * work_s  # busy windows at the peak
-    windows = max(1, round(need * 0.6 * plan.staffing))
-    flex = max(0, round(need * (plan.staffing - 0.62)))  # back-office staff for peaks
-    wins = [_Window(f"w{i + 1:02d}") for i in range(windows + flex)]
-    staff_speed: dict[int, tuple[float, float]] = {}
+    day = TicketDay(plan, out)
+    day.schedule(plan)
+    day.run()
 
-    heap: list[tuple[float, int, int, object, str, int]] = []
-    seq = 0
 
-    def push(t: float, kind: int, obj: object = None, action: str = "", staff: int = 0) -> None:
-        nonlocal seq
-        seq += 1
-        heapq.heappush(heap, (t, kind, seq, obj, action, staff))
+class TicketDay:
+    """The state of one hall-day: windows, queues, and the heap of what happens next."""
 
-    plans = _window_plan(rng, windows)
-    flex_staff = max((s for p in plans for _, _, s in p), default=0) + 1
-    for w, actions in zip(wins, plans, strict=False):
-        for t, action, staff in actions:
-            push(t, _ACTION, w, action, staff)
-    for w in wins[windows:]:
-        push(CLOSE_S, _ACTION, w, "final")
-    push(8.75 * HOUR, _CHECK)
-    counters = dict.fromkeys((s.letter for s in SERVICES), 0)
-    shares = [s.share for s in SERVICES]
-    channels = [c for c, _ in CHANNELS]
-    channel_weights = [w for _, w in CHANNELS]
-    for t in arrival_times(rng, plan.tickets, TICKET_PROFILE):
-        service = rng.choices(SERVICES, shares)[0]
-        counters[service.letter] += 1
-        tk = _Ticket(f"{service.letter}{counters[service.letter]:03d}", service, t)
-        push(t, _ARRIVE, tk, rng.choices(channels, channel_weights)[0])
-    push(HARD_END_S, _HARD_END)
+    def __init__(self, plan: HallDay, out: list[Raw]) -> None:
+        self.rng = random.Random(plan.seed + ":tickets")
+        self.u = self.rng.uniform
+        self.emit = Emitter(plan, out)
+        work_s = sum(s.share * s.mean_s for s in SERVICES) + OVERHEAD_S
+        need = plan.tickets * peak_share(TICKET_PROFILE) * work_s  # busy windows at the peak
+        self.windows = max(1, round(need * 0.6 * plan.staffing))
+        flex = max(0, round(need * (plan.staffing - 0.62)))  # back-office staff for peaks
+        self.wins = [_Window(f"w{i + 1:02d}") for i in range(self.windows + flex)]
+        self.flex_staff = 0  # the staff number of the first flexible window
+        self.staff_speed: dict[int, tuple[float, float]] = {}
+        self.heap: list[tuple[float, int, int, object, str, int]] = []
+        self.seq = 0
+        self.priority: deque[_Ticket] = deque()  # appointments are called first
+        self.queue: deque[_Ticket] = deque()
+        self.idle: deque[_Window] = deque()
+        self.waiting = 0
 
-    priority: deque[_Ticket] = deque()  # appointments are called first
-    queue: deque[_Ticket] = deque()
-    idle: deque[_Window] = deque()
-    u = rng.uniform
-    waiting = 0
+    def push(
+        self, t: float, kind: int, obj: object = None, action: str = "", staff: int = 0
+    ) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (t, kind, self.seq, obj, action, staff))
 
-    def next_waiting() -> _Ticket | None:
-        nonlocal waiting
-        for q in (priority, queue):
+    # --- the day's plan ------------------------------------------------------------------
+
+    def schedule(self, plan: HallDay) -> None:
+        """Every window's actions, the floor manager's first check, every arrival."""
+        rng, push = self.rng, self.push
+        plans = _window_plan(rng, self.windows)
+        self.flex_staff = max((s for p in plans for _, _, s in p), default=0) + 1
+        for w, actions in zip(self.wins, plans, strict=False):
+            for t, action, staff in actions:
+                push(t, _ACTION, w, action, staff)
+        for w in self.wins[self.windows :]:
+            push(CLOSE_S, _ACTION, w, "final")
+        push(8.75 * HOUR, _CHECK)
+        counters = dict.fromkeys((s.letter for s in SERVICES), 0)
+        shares = [s.share for s in SERVICES]
+        channels = [c for c, _ in CHANNELS]
+        channel_weights = [w for _, w in CHANNELS]
+        for t in arrival_times(rng, plan.tickets, TICKET_PROFILE):
+            service = rng.choices(SERVICES, shares)[0]
+            counters[service.letter] += 1
+            tk = _Ticket(f"{service.letter}{counters[service.letter]:03d}", service, t)
+            push(t, _ARRIVE, tk, rng.choices(channels, channel_weights)[0])
+        push(HARD_END_S, _HARD_END)
+
+    def run(self) -> None:
+        """Handles every moment in time order until the heap is empty."""
+        while self.heap:
+            t, kind, _, obj, action, staff = heapq.heappop(self.heap)
+            if kind == _ARRIVE:
+                assert isinstance(obj, _Ticket)
+                self.arrive(obj, t, action)
+            elif kind == _PATIENCE:
+                assert isinstance(obj, _Ticket)
+                self.give_up(obj, t)
+            elif kind == _ACTION:
+                assert isinstance(obj, _Window)
+                self.act(obj, t, action, staff)
+            elif kind == _READY:
+                assert isinstance(obj, _Window)
+                self.ready(obj, t)
+            elif kind == _CHECK:
+                self.check(t)
+            else:
+                self.send_home(t)
+
+    # --- taxpayers -----------------------------------------------------------------------
+
+    def arrive(self, tk: _Ticket, t: float, channel: str) -> None:
+        """A ticket is issued: served at once by an idle window, or it waits."""
+        rng, idle = self.rng, self.idle
+        self.emit(
+            t,
+            "ticket.issued",
+            {"ticket": tk.number, "service": tk.service.name, "channel": channel},
+        )
+        while idle and not (idle[0].idle and idle[0].state == "open"):
+            idle.popleft()
+        if idle:
+            self.serve(idle.popleft(), tk, t + self.u(4, 15))
+            return
+        (self.priority if channel == "appointment" else self.queue).append(tk)
+        self.waiting += 1
+        if rng.random() < 0.025:  # changed their mind early
+            patience = self.u(180, 1800)
+        else:
+            patience = rng.lognormvariate(math.log(4500 if channel != "appointment" else 7200), 0.5)
+        self.push(t + patience, _PATIENCE, tk)
+
+    def give_up(self, tk: _Ticket, t: float) -> None:
+        if tk.state == WAITING:
+            tk.state = CANCELLED
+            self.waiting -= 1
+            self.emit(t, "ticket.cancelled", {"ticket": tk.number})
+
+    def send_home(self, t: float) -> None:
+        """Closing time: whoever still waits is cancelled."""
+        while (left := self.next_waiting()) is not None:
+            left.state = CANCELLED
+            t += self.u(0.5, 3)
+            self.emit(t, "ticket.cancelled", {"ticket": left.number})
+
+    def next_waiting(self) -> _Ticket | None:
+        for q in (self.priority, self.queue):
             while q:
                 tk = q.popleft()
                 if tk.state == WAITING:
-                    waiting -= 1
+                    self.waiting -= 1
                     return tk
         return None
 
-    def serve(w: _Window, tk: _Ticket, t: float) -> None:
+    # --- windows -------------------------------------------------------------------------
+
+    def serve(self, w: _Window, tk: _Ticket, t: float) -> None:
+        """Calls ``tk`` to ``w``: a no-show after recalls, or a service and maybe a rating."""
+        rng, u, emit = self.rng, self.u, self.emit
         tk.state = ASSIGNED
         w.busy, w.idle = True, False
         at: dict[str, object] = {"ticket": tk.number, "window": w.name, "staff": w.staff}
@@ -325,124 +259,87 @@ def simulate_tickets(plan: HallDay, out: list[Raw]) -> None:
             if rng.random() < 0.55:
                 score = satisfaction(rng, wait, w.harsh)
                 emit(t + u(3, 25), "ticket.rated", {**at, "score": score})
-        push(t + u(5, 30), _READY, w)
+        self.push(t + u(5, 30), _READY, w)
 
-    def close(w: _Window, t: float) -> None:
+    def close(self, w: _Window, t: float) -> None:
         w.state, w.idle = "closed", False
-        emit(t, "window.closed", {"window": w.name})
+        self.emit(t, "window.closed", {"window": w.name})
 
-    def available(w: _Window, t: float) -> None:
-        tk = next_waiting()
+    def available(self, w: _Window, t: float) -> None:
+        tk = self.next_waiting()
         if tk is not None:
-            serve(w, tk, t + u(2, 8))
+            self.serve(w, tk, t + self.u(2, 8))
         elif w.final:
-            close(w, t)
+            self.close(w, t)
         else:
             w.idle = True
-            idle.append(w)
+            self.idle.append(w)
 
-    def act(w: _Window, t: float, action: str, staff: int) -> None:
+    def act(self, w: _Window, t: float, action: str, staff: int) -> None:
+        """A scheduled action of ``w`` (open, pause, resume, close, final); deferred while
+        the window serves."""
+        rng, u = self.rng, self.u
         if action == "final":
             w.final = True
             if w.state == "paused" or (w.state == "open" and not w.busy):
-                close(w, t)
+                self.close(w, t)
         elif w.busy or w.deferred:
             w.deferred.append((action, staff))
         elif action == "open" and w.state == "closed" and not w.final:
             w.requested = False
-            if staff not in staff_speed:
+            if staff not in self.staff_speed:
                 slow = rng.random() < 0.08  # a trainee
                 harsh = 0.12 if rng.random() < 0.07 else 0.0
-                staff_speed[staff] = (rng.lognormvariate(0, 0.15) * (1.4 if slow else 1), harsh)
-            w.speed, w.harsh = staff_speed[staff]
+                speed = rng.lognormvariate(0, 0.15) * (1.4 if slow else 1)
+                self.staff_speed[staff] = (speed, harsh)
+            w.speed, w.harsh = self.staff_speed[staff]
             w.staff, w.state = f"s{staff:03d}", "open"
-            emit(t, "window.opened", {"window": w.name, "staff": w.staff})
-            available(w, t + u(1, 5))
+            self.emit(t, "window.opened", {"window": w.name, "staff": w.staff})
+            self.available(w, t + u(1, 5))
         elif action == "resume" and w.state == "paused":
             w.state = "open"
-            emit(t, "window.resumed", {"window": w.name})
-            available(w, t + u(1, 5))
+            self.emit(t, "window.resumed", {"window": w.name})
+            self.available(w, t + u(1, 5))
         elif action in ("pause", "close") and w.state == "open":
             w.idle = False
             if action == "close":
-                close(w, t)
+                self.close(w, t)
             else:
                 w.state = "paused"
-                emit(t, "window.paused", {"window": w.name})
+                self.emit(t, "window.paused", {"window": w.name})
 
-    def check(t: float) -> None:
+    def ready(self, w: _Window, t: float) -> None:
+        """``w`` finished a service: next ticket, a deferred break, or closing."""
+        w.busy = False
+        if w.final:
+            if t < HARD_END_S and (self.priority or self.queue):
+                self.available(w, t)
+            else:
+                self.close(w, t)
+        elif w.deferred:  # a break came due during the service: take it now
+            pending, w.deferred = w.deferred, []
+            self.act(w, t, *pending[0])
+            later = t + self.u(120, 420)
+            for action, staff in pending[1:]:
+                self.push(later, _ACTION, w, action, staff)
+                later += 1.0
+        else:
+            self.available(w, t)
+
+    def check(self, t: float) -> None:
         """The floor manager calls in flexible windows, or sends one back."""
-        pressure = waiting / max(1, sum(w.state == "open" for w in wins))
+        wins, flexible_wins = self.wins, self.wins[self.windows :]
+        pressure = self.waiting / max(1, sum(w.state == "open" for w in wins))
         if pressure > OPEN_FLEX_PRESSURE and t < 16.5 * HOUR:
-            flexible = enumerate(wins[windows:], flex_staff)  # each has its own clerk
+            flexible = enumerate(flexible_wins, self.flex_staff)  # each has its own clerk
             called = [(n, w) for n, w in flexible if w.state == "closed" and not w.requested]
             for staff, w in called[:2]:
                 w.requested = True
-                push(t + u(60, 300), _ACTION, w, "open", staff)
+                self.push(t + self.u(60, 300), _ACTION, w, "open", staff)
         elif pressure < CLOSE_FLEX_PRESSURE:
-            for w in wins[windows:]:
+            for w in flexible_wins:
                 if w.state == "open" and not w.deferred:
-                    act(w, t, "close", 0)
+                    self.act(w, t, "close", 0)
                     break
         if t + CHECK_EVERY_S < CLOSE_S:
-            push(t + CHECK_EVERY_S, _CHECK)
-
-    def ready(w: _Window, t: float) -> None:
-        w.busy = False
-        if w.final:
-            if t < HARD_END_S and (priority or queue):
-                available(w, t)
-            else:
-                close(w, t)
-        elif w.deferred:  # a break came due during the service: take it now
-            pending, w.deferred = w.deferred, []
-            act(w, t, *pending[0])
-            later = t + u(120, 420)
-            for action, staff in pending[1:]:
-                push(later, _ACTION, w, action, staff)
-                later += 1.0
-        else:
-            available(w, t)
-
-    while heap:
-        t, kind, _, obj, action, staff = heapq.heappop(heap)
-        if kind == _ARRIVE:
-            assert isinstance(obj, _Ticket)
-            emit(
-                t,
-                "ticket.issued",
-                {"ticket": obj.number, "service": obj.service.name, "channel": action},
-            )
-            while idle and not (idle[0].idle and idle[0].state == "open"):
-                idle.popleft()
-            if idle:
-                serve(idle.popleft(), obj, t + u(4, 15))
-                continue
-            (priority if action == "appointment" else queue).append(obj)
-            waiting += 1
-            if rng.random() < 0.025:  # changed their mind early
-                patience = u(180, 1800)
-            else:
-                patience = rng.lognormvariate(
-                    math.log(4500 if action != "appointment" else 7200), 0.5
-                )
-            push(t + patience, _PATIENCE, obj)
-        elif kind == _PATIENCE:
-            assert isinstance(obj, _Ticket)
-            if obj.state == WAITING:
-                obj.state = CANCELLED
-                waiting -= 1
-                emit(t, "ticket.cancelled", {"ticket": obj.number})
-        elif kind == _ACTION:
-            assert isinstance(obj, _Window)
-            act(obj, t, action, staff)
-        elif kind == _READY:
-            assert isinstance(obj, _Window)
-            ready(obj, t)
-        elif kind == _CHECK:
-            check(t)
-        else:  # closing time: the rest are sent home
-            while (left := next_waiting()) is not None:
-                left.state = CANCELLED
-                t += u(0.5, 3)
-                emit(t, "ticket.cancelled", {"ticket": left.number})
+            self.push(t + CHECK_EVERY_S, _CHECK)
