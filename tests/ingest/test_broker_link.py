@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gmqtt import Message
-from hallkpi.ingest.broker_link import BrokerLink
-from hallkpi.ingest.mqtt_url import parse_mqtt_url
+from hallkpi.ingest.service.broker_link import BrokerLink
+from hallkpi.ingest.service.mqtt_url import parse_mqtt_url
 
 
 def _link(acks: list[Callable[[], None]]) -> tuple[BrokerLink, list[int]]:
