@@ -19,7 +19,7 @@ import numpy.typing as npt
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 
-_NUMERIC: dict[str, str] = {
+NUMERIC_DTYPES: dict[str, str] = {
     "UInt8": "<u1",
     "UInt16": "<u2",
     "UInt32": "<u4",
@@ -189,12 +189,12 @@ def encode_column(table_type: str, column: Any) -> bytes:
     t = wire_type(table_type)
     if t == "String":
         return encode_strings(PackedStrings.of(column))
-    if t in _NUMERIC:
-        return np.ascontiguousarray(column, dtype=_NUMERIC[t]).tobytes()
+    if t in NUMERIC_DTYPES:
+        return np.ascontiguousarray(column, dtype=NUMERIC_DTYPES[t]).tobytes()
     if _DT64.fullmatch(t):  # int64 milliseconds since the epoch
         return np.ascontiguousarray(column, dtype="<i8").tobytes()
-    if t.startswith("Nullable(") and t[9:-1] in _NUMERIC:
-        values = np.ascontiguousarray(column, dtype=_NUMERIC[t[9:-1]])
+    if t.startswith("Nullable(") and t[9:-1] in NUMERIC_DTYPES:
+        values = np.ascontiguousarray(column, dtype=NUMERIC_DTYPES[t[9:-1]])
         nulls = np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), bool)
         return nulls.astype(np.uint8).tobytes() + values.tobytes()
     raise TypeError(f"no Native encoder for {table_type}")
@@ -276,7 +276,7 @@ def _decode(r: _Reader, t: str, rows: int, out: npt.NDArray[Any] | None = None) 
     """One column of ``rows`` rows of type ``t``: a new array, or written into ``out``."""
     if t.startswith("LowCardinality("):
         return _decode_low_cardinality(r, t[15:-1], rows, out)
-    if t.startswith("Nullable(") and t[9:-1] in _NUMERIC:
+    if t.startswith("Nullable(") and t[9:-1] in NUMERIC_DTYPES:
         nulls = np.frombuffer(r.exact(rows), np.uint8).astype(bool)
         values = _decode(r, t[9:-1], rows).astype(np.float64, copy=False)
         if out is None:
@@ -298,11 +298,11 @@ def _dtype(t: str) -> np.dtype[Any]:
         return _dtype(t[15:-1])
     if m := _FIXED.fullmatch(t):
         return np.dtype(f"S{m.group(1)}")
-    if t in _NUMERIC:
-        return np.dtype(_NUMERIC[t])
+    if t in NUMERIC_DTYPES:
+        return np.dtype(NUMERIC_DTYPES[t])
     if _DT64.fullmatch(t):
         return np.dtype("<i8")
-    if t.startswith("Nullable(") and t[9:-1] in _NUMERIC:
+    if t.startswith("Nullable(") and t[9:-1] in NUMERIC_DTYPES:
         return np.dtype(np.float64)
     raise TypeError(f"no Native decoder for {t}; select it as a fixed-width type")
 

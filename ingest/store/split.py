@@ -15,22 +15,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from hallkpi.ingest.store.batch import Batch
-from hallkpi.ingest.store.native import PackedStrings, wire_type
+from hallkpi.ingest.store.native import NUMERIC_DTYPES, PackedStrings, wire_type
 from hallkpi.ingest.store.schema import TABLES
 from hallkpi.ingest.store.spool import Frame
 
-_NUMERIC = {
-    "UInt8": "<u1",
-    "UInt16": "<u2",
-    "UInt32": "<u4",
-    "UInt64": "<u8",
-    "Int8": "<i1",
-    "Int16": "<i2",
-    "Int32": "<i4",
-    "Int64": "<i8",
-    "Float32": "<f4",
-    "Float64": "<f8",
-}
 MONTHLY = "toYYYYMM(ts)"
 
 
@@ -74,16 +62,16 @@ def _column(c: _Cursor, wire: str, rows: int) -> Any:
         return _strings(c, rows)
     if wire.startswith("DateTime64"):
         return np.frombuffer(c.take(rows * 8), "<i8").astype(np.int64)
-    if wire.startswith("Nullable(") and wire[9:-1] in _NUMERIC:
+    if wire.startswith("Nullable(") and wire[9:-1] in NUMERIC_DTYPES:
         nulls = np.frombuffer(c.take(rows), np.uint8).astype(bool)
         values = np.frombuffer(
-            c.take(rows * np.dtype(_NUMERIC[wire[9:-1]]).itemsize), _NUMERIC[wire[9:-1]]
+            c.take(rows * np.dtype(NUMERIC_DTYPES[wire[9:-1]]).itemsize), NUMERIC_DTYPES[wire[9:-1]]
         )
         out = values.astype(np.float64)
         out[nulls] = np.nan
         return out
-    if wire in _NUMERIC:
-        dt = np.dtype(_NUMERIC[wire])
+    if wire in NUMERIC_DTYPES:
+        dt = np.dtype(NUMERIC_DTYPES[wire])
         return np.frombuffer(c.take(rows * dt.itemsize), dt).copy()
     raise ValueError(f"no decoder for {wire}")
 
