@@ -46,6 +46,7 @@ from hallkpi.ingest.demo.day import (
     summarize,
 )
 from hallkpi.ingest.demo.wall import WallState, progress_line, render_wall
+from hallkpi.ingest.service.gmqtt_takeover import all_acked
 from hallkpi.ingest.service.http import http_get
 from hallkpi.ingest.service.mosquitto_conf import DEPLOY_CONF
 from hallkpi.ingest.service.mosquitto_conf import render as render_mosquitto_conf
@@ -55,6 +56,7 @@ from rich.console import Console
 from rich.live import Live
 
 TOPICS = Topics()
+ACK_EVERY = 500  # below the Receive Maximum Mosquitto announces (max_inflight_messages)
 READY_S = 30.0  # bounded waits for the broker, the service and the last events
 
 
@@ -229,6 +231,9 @@ class MqttDay:
                 client.publish(topic, encode(pending), qos=1)
                 self.published += 1
                 pending = next(events, None)
+                if self.published % ACK_EVERY == 0:
+                    # unpaced (--speed 0), gmqtt runs out of packet ids past that maximum
+                    await all_acked(client)
             self.now = min(self.now, self.end_ms)
             due = (
                 time.monotonic() - shown >= WALL_PERIOD_S if live else self.now // 3_600_000 > hour
