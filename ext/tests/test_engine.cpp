@@ -9,25 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "check.hpp"
 #include "hallkpi/hallkpi.hpp"
 
 using namespace hallkpi;
-
-static int g_passed = 0, g_failed = 0;
-static const char* g_test = "";
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++g_passed;                                                              \
-    } else {                                                                   \
-      ++g_failed;                                                              \
-      std::printf("FAIL %s (%s:%d): %s\n", g_test, __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
-#define CHECK_NEAR(a, b, tol) CHECK(std::fabs((a) - (b)) <= (tol))
-
-constexpr int64_t T0 = 1764205200000;  // 2026-11-27 09:00 Asia/Shanghai
 
 static std::string ev(const std::string& id, const std::string& type, int64_t ts,
                       const std::string& extra, const std::string& hall = "h1") {
@@ -454,6 +439,5 @@ int main() {
   test_histogram();
   test_timezone();
   test_snapshot_json();
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return finish();
 }

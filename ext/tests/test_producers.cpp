@@ -7,24 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "check.hpp"
 #include "hallkpi/hallkpi.hpp"
 
 using namespace hallkpi;
-
-static int g_passed = 0, g_failed = 0;
-static const char* g_test = "";
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++g_passed;                                                              \
-    } else {                                                                   \
-      ++g_failed;                                                              \
-      std::printf("FAIL %s (%s:%d): %s\n", g_test, __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
-
-constexpr int64_t T0 = 1764205200000;  // 2025-11-27 09:00 Asia/Shanghai
 
 static bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
@@ -320,6 +306,5 @@ int main() {
   test_clock_bounds();
   test_hostile_json();
   test_fuzzed_payloads();
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return finish();
 }
