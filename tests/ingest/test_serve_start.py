@@ -37,6 +37,15 @@ def unhealthy_with(svc: ServiceProcess, text: str) -> bool:
     return code == 503 and text in body
 
 
+def one_event_applied(broker: Broker, svc: ServiceProcess, i: int, user: str | None = None) -> None:
+    """Publishes one event and waits until the service has applied it (its first)."""
+    pub = Publisher(broker, user=user)
+    pub.publish_events([issued(i)])
+    pub.wait_all()
+    wait_until(lambda: svc.metrics().get("events_applied") == 1, 60, "the event applied")
+    pub.close()
+
+
 def test_broker_and_store_down_at_start_then_up(tmp_path: Path) -> None:
     broker = Broker(tmp_path / "broker", free_port())  # not started yet
     blocker = tmp_path / "volume"
@@ -50,11 +59,7 @@ def test_broker_and_store_down_at_start_then_up(tmp_path: Path) -> None:
         wait_until(lambda: unhealthy_with(svc, "cannot reach the MQTT broker"), 60, "503: broker")
         broker.start()
         wait_until(svc.healthy, 60, "the service to be healthy")
-        pub = Publisher(broker)
-        pub.publish_events([issued(1)])
-        pub.wait_all()
-        wait_until(lambda: svc.metrics().get("events_applied") == 1, 60, "the event applied")
-        pub.close()
+        one_event_applied(broker, svc, 1)
     finally:
         svc.stop()
         broker.stop()
@@ -72,12 +77,8 @@ def test_a_broker_outage_shows_in_healthz(broker: Broker, tmp_path: Path) -> Non
     assert "MQTT broker" in svc.health()[1]
     broker.start()
     wait_until(svc.healthy, 60, "healthy again")
-    pub = Publisher(broker)
-    pub.publish_events([issued(2)])
-    pub.wait_all()
-    wait_until(lambda: svc.metrics().get("events_applied") == 1, 60, "the event applied")
+    one_event_applied(broker, svc, 2)
     assert svc.metrics()["broker_connected"] == 1
-    pub.close()
     svc.stop()
 
 
@@ -105,11 +106,7 @@ def test_a_rotated_broker_password_is_retried_and_picked_up(tmp_path: Path) -> N
         wait_until(lambda: unhealthy_with(svc, "refused"), 60, "503: refused by the broker")
         secret(password, "second-secret")  # the operator rotates the service's file too
         wait_until(svc.healthy, 60, "healthy with the new password")
-        pub = Publisher(broker, user="hallkpi-producer")
-        pub.publish_events([issued(3)])
-        pub.wait_all()
-        wait_until(lambda: svc.metrics().get("events_applied") == 1, 60, "the event applied")
-        pub.close()
+        one_event_applied(broker, svc, 3, user="hallkpi-producer")
     finally:
         svc.stop()
         broker.stop()
