@@ -25,7 +25,7 @@ from harness import Goal, report
 PROBE = r"""
 import json, random, sys, time
 from hallkpi.core import Engine
-from hallkpi.ingest.service.logic import Admission, HallService, engine_checks_time
+from hallkpi.ingest.service.logic import Admission, HallService
 
 N, SEED = int(sys.argv[1]), int(sys.argv[2])
 rng = random.Random(SEED)
@@ -96,7 +96,7 @@ def payload(hall):
     return json.dumps({**ev, "hall": rng.choice(HALLS)}).encode()  # hall vs topic
 
 limits = {"max_lead_ms": 300_000, "max_age_ms": 35 * 86_400_000}
-engine = Engine(**(limits if engine_checks_time(Engine) else {}))
+engine = Engine(**limits)
 svc = HallService(engine, admission=Admission(max_halls=64), wall_ms=lambda: NOW)
 engine.advance(NOW)
 answered = 0

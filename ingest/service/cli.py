@@ -16,7 +16,7 @@ from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.engine import Engine
 from hallkpi.core.errors import CommandError, ConfigError, HallkpiError
 from hallkpi.ingest.service.app import ServeOptions, Service
-from hallkpi.ingest.service.logic import DAY_MS, Admission, HallFilter, engine_checks_time
+from hallkpi.ingest.service.logic import DAY_MS, Admission, HallFilter
 from hallkpi.ingest.service.mqtt_url import (
     mqtt_password,
     parse_mqtt_url,
@@ -168,7 +168,7 @@ def build(args: argparse.Namespace) -> tuple[Engine, ServeOptions]:
     )
     options.calls = _call_source(args, config)
     kwargs = config.engine_kwargs()
-    if options.wall_clock and engine_checks_time(Engine):
+    if options.wall_clock:
         kwargs.update(max_lead_ms=admission.max_lead_ms, max_age_ms=admission.max_age_ms)
     return Engine(**kwargs), options
 

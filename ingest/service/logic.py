@@ -10,7 +10,6 @@ broker and the broker tests test the carrying.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -92,13 +91,6 @@ class Admission:
     max_halls: int = 1000
 
 
-def engine_checks_time(engine: Engine | type[Engine]) -> bool:
-    """Whether the engine (or engine class) takes ``max_lead_ms``/``max_age_ms`` itself
-    (then it checks events against the clock of ``advance()``, recovery included)."""
-    cls = engine if isinstance(engine, type) else type(engine)
-    return "max_lead_ms" in inspect.signature(cls.__init__).parameters
-
-
 @dataclass
 class Handled:
     """What one message produced; ``hall`` is the topic's hall when events applied."""
@@ -142,7 +134,7 @@ class HallService:
         self.admission = admission or Admission()
         # Checked here against the wall clock, whether or not the engine checks too
         # (an engine built without limits, or before its first advance(), would not).
-        self._wall_clock = self._wall_ms = wall_ms
+        self._wall_ms = wall_ms
         self._seen_halls: set[str] = set(engine.halls())
         self._logged_errors: set[str] = set()
         self.topics = topics or Topics()
@@ -206,8 +198,9 @@ class HallService:
         c.events_received += decoded.received
         for r in decoded.rejections:
             self._reject(out, r.reason, topic, _encode(r.item) if r.element else payload)
+        now = self._wall_ms() if self._wall_ms is not None else None  # once a payload
         for event in decoded.events:
-            self._push(out, event, topic)
+            self._push(out, event, topic, now)
         if out.applied:
             out.hall = hall
             self._seen_halls.add(hall)
@@ -226,14 +219,15 @@ class HallService:
             )
         return None
 
-    def _out_of_clock(self, event: dict[str, Any]) -> str | None:
-        """Why ``event``'s time is refused (too far ahead of or behind the wall clock)."""
-        if self._wall_ms is None:
+    def _out_of_clock(self, event: dict[str, Any], now: int | None) -> str | None:
+        """Why ``event``'s time is refused (too far ahead of or behind the wall clock
+        ``now``; None: an event clock, nothing to check)."""
+        if now is None:
             return None
         ts = event.get("ts")
         if not isinstance(ts, int) or isinstance(ts, bool):
             return None  # the engine explains a ts that is no integer
-        a, now = self.admission, self._wall_ms()
+        a = self.admission
         if a.max_lead_ms is not None and ts > now + a.max_lead_ms:
             return (
                 f"'ts' {ts} is {(ts - now) / 1000:.0f} s ahead of the service's clock "
@@ -246,9 +240,9 @@ class HallService:
             )
         return None
 
-    def _push(self, out: Handled, event: dict[str, Any], source: str) -> None:
+    def _push(self, out: Handled, event: dict[str, Any], source: str, now: int | None) -> None:
         c = self.counters
-        why = self._out_of_clock(event)
+        why = self._out_of_clock(event, now)
         if why is not None:
             c.events_out_of_clock += 1
             self._reject(out, why, source, _encode(event))
@@ -277,7 +271,7 @@ class HallService:
                     self.counters.events_skipped_shard += 1
                     return out
             self.counters.events_received += 1
-            self._push(out, event, source)
+            self._push(out, event, source, self._wall_ms() if self._wall_ms is not None else None)
             if out.applied:
                 out.hall = str(hall)
                 self._seen_halls.add(str(hall))
@@ -289,7 +283,7 @@ class HallService:
         self.counters.events_rejected += 1
         self.counters.deadletters += 1
         out.deadletters.append(deadletter(reason, topic, payload))
-        ts = self._wall_clock() if self._wall_clock is not None else self.engine.now
+        ts = self._wall_ms() if self._wall_ms is not None else self.engine.now
         row = {"ts": ts, "topic": topic, "reason": reason, "payload": payload[:DEADLETTER_KEEP]}
         out.rows.append(row)
 
