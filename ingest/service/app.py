@@ -176,9 +176,7 @@ class Service:
         lead = o.admission.max_lead_ms if o.wall_clock else None
         result = recover(self.engine, o.store, now_ms=now, halls=halls, max_lead_ms=lead)
         self.engine.drain_alerts()  # changes of the past were stored when they happened
-        drain_gaps = getattr(self.engine, "drain_gap_changes", None)
-        if drain_gaps is not None:
-            drain_gaps()  # likewise
+        self.engine.drain_gap_changes()  # likewise
         self.core.resync()
         # Counters go on from the store's, not from zero.
         since = recovery_start(now, longest_horizon_s(self.engine), self.engine.timezone)

@@ -62,8 +62,7 @@ class Health:
 
     def gaps(self) -> list[dict[str, Any]]:
         """The open gaps of producers' sequences (``engine.producer_gaps()``)."""
-        fn = getattr(self.service.engine, "producer_gaps", None)
-        return list(fn()) if fn is not None else []
+        return list(self.service.engine.producer_gaps())
 
     def notes(self) -> list[str]:
         c = self.refresh()
@@ -94,16 +93,13 @@ class Health:
 
 def gap_rows(engine: Engine, now_ms: int) -> dict[str, Any] | None:
     """``upstream_gaps`` columns of the engine's gap changes since the last call, or
-    None (no change, or an engine or schema without gaps)."""
-    drain = getattr(engine, "drain_gap_changes", None)
-    if drain is None:
-        return None
+    None when there is none."""
     from hallkpi.ingest.store.schema import TABLES
 
-    table = TABLES.get("upstream_gaps")
-    changes = drain()
-    if table is None or not changes:
+    changes = engine.drain_gap_changes()
+    if not changes:
         return None
+    table = TABLES["upstream_gaps"]
     out: dict[str, Any] = {}
     for name, typ in table.columns:
         if name == "ts" and not any("ts" in ch for ch in changes):
