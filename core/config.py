@@ -48,6 +48,7 @@ from typing import Any, Literal, cast
 
 from hallkpi.core import _engine
 from hallkpi.core.errors import ConfigError
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 
 Op = Literal[">", ">=", "<", "<="]
 _OPS: tuple[str, ...] = (">", ">=", "<", "<=")
@@ -129,7 +130,7 @@ class EngineConfig:
 
     horizons_s: tuple[int, ...] = (300, 900, 3600)
     pane_ms: int = 1000
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     short_abandon_s: float = 5
     service_level_s: float = 20
     default_handle_s: float = 600

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from hallkpi.core import _engine
 from hallkpi.core.config import AlertRule, EngineConfig, default_rules, load_config
 from hallkpi.core.errors import ConfigError, InvalidEvent
-from hallkpi.core.timezone import tz_segments
+from hallkpi.core.timezone import DEFAULT_TIMEZONE, tz_segments
 
 _engine._set_invalid_event(InvalidEvent)  # noqa: SLF001 (the extension module is core's own)
 
@@ -107,7 +107,7 @@ class Engine(_engine.Engine):
         *,
         horizons_s: Sequence[int] = (300, 900, 3600),
         pane_ms: int = 1000,
-        timezone: str = "Asia/Shanghai",
+        timezone: str = DEFAULT_TIMEZONE,
         short_abandon_s: float = 5,
         service_level_s: float = 20,
         default_handle_s: float = 600,

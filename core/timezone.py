@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hallkpi.core.errors import ConfigError
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+"""The zone of a hall whose configuration names none (one source for every default)."""
+
 _START = datetime(1970, 1, 1, tzinfo=UTC)
 _DAYS = (datetime(2100, 1, 1, tzinfo=UTC) - _START).days
 
@@ -31,7 +34,7 @@ def tz_segments(name: str) -> tuple[tuple[int, int], ...]:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(
-            f"unknown time zone {name!r}: use an IANA name such as 'Asia/Shanghai' "
+            f"unknown time zone {name!r}: use an IANA name such as {DEFAULT_TIMEZONE!r} "
             "(install the 'tzdata' package if the system has no zone database)"
         ) from exc
     day = 86_400_000

@@ -42,6 +42,7 @@ from urllib.parse import unquote, urlsplit
 
 from hallkpi.core.config import AlertRule, EngineConfig, config_from_mapping
 from hallkpi.core.errors import ConfigError
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.dashboards.errors import GrafanaConfigError
 
 Severity = Literal["critical", "warning", "info"]
@@ -180,7 +181,7 @@ class GrafanaSettings:
     """Everything the Grafana content is built from (see the module doc)."""
 
     rules: tuple[AlertRule, ...]
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     halls: tuple[str, ...] = ()
     url: str = "http://localhost:3000"
     public_url: str | None = None

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from hallkpi.core.errors import CommandError
 from hallkpi.core.sim.simulate import hall_name, iter_lines, iter_simulate
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="about N tickets a day in a busy hall (default 2000)",
     )
     parser.add_argument(
-        "--timezone", default="Asia/Shanghai", help="IANA time zone (default Asia/Shanghai)"
+        "--timezone", default=DEFAULT_TIMEZONE, help=f"IANA time zone (default {DEFAULT_TIMEZONE})"
     )
     parser.add_argument(
         "--adversarial",
@@ -93,7 +94,7 @@ def _publish(args: argparse.Namespace) -> int:
                 days=args.days,
                 seed=args.seed,
                 tickets_per_hall=args.tickets_per_hall,
-                timezone=getattr(args, "timezone", "Asia/Shanghai"),
+                timezone=getattr(args, "timezone", DEFAULT_TIMEZONE),
             )
             count = int(publish(events, args.mqtt, speed=args.speed, prefix=args.prefix))
             print(f"hallkpi simulate: published {count} events to {args.mqtt}", file=sys.stderr)
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             days=args.days,
             seed=args.seed,
             tickets_per_hall=args.tickets_per_hall,
-            timezone=getattr(args, "timezone", "Asia/Shanghai"),
+            timezone=getattr(args, "timezone", DEFAULT_TIMEZONE),
             adversarial=adversarial,
         )
     except ValueError as exc:

@@ -36,6 +36,7 @@ from hallkpi.core.sim.calls import simulate_calls, simulate_opinions
 from hallkpi.core.sim.faults import garbage_lines, inject_faults
 from hallkpi.core.sim.hall import HallDay, Raw
 from hallkpi.core.sim.tickets import simulate_tickets
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 
 __all__ = [
     "HALL_NAMES",
@@ -92,7 +93,7 @@ class SimOptions:
     days: int = 1
     seed: int = 0
     tickets_per_hall: int = 2000
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     adversarial: bool = False
 
 

@@ -30,6 +30,7 @@ from hallkpi.core.decide.suggest import (
 )
 from hallkpi.core.decide.suggest_schedule import schedule
 from hallkpi.core.errors import CommandError
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.decide.history import (
     buckets,
     day_start_ms,
@@ -56,7 +57,7 @@ def advise(
     store: Store,
     day: dt.date,
     *,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
     settings: SuggestionSettings | None = None,
     advice: AdviceSettings | None = None,
 ) -> AdviseResult:

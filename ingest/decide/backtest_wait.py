@@ -36,6 +36,7 @@ from hallkpi.core.decide.quoted_wait import (
 )
 from hallkpi.core.engine import Engine
 from hallkpi.core.errors import CommandError
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.decide.history import day_start_ms
 from hallkpi.ingest.decide.options import add_common, config_of, resolve_day
 from hallkpi.ingest.errors import StoreError
@@ -108,7 +109,7 @@ def replay_quotes(
     hi: int,
     settings: QuotedWaitSettings,
     *,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
     halls: Sequence[str] | None = None,
     appointments: bool = False,
 ) -> Observations:

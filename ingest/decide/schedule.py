@@ -33,6 +33,7 @@ from hallkpi.core.decide.forecast import (
     plan,
 )
 from hallkpi.core.errors import CommandError
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.decide.history import day_start_ms, hall_handle_means, slot_arrivals
 from hallkpi.ingest.decide.options import add_common, config_of
 from hallkpi.ingest.errors import StoreError
@@ -68,7 +69,7 @@ def schedule_week(
     store: Store,
     week: dt.date,
     *,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
     settings: ForecastSettings | None = None,
     advice: AdviceSettings | None = None,
 ) -> list[HallPlan]:

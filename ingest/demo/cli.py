@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hallkpi.core.errors import CommandError
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.demo.day import DEFAULT_SPEED, DemoOptions, DemoResult, run_in_process
 from hallkpi.ingest.report.data import load
 from hallkpi.ingest.report.html import render
@@ -175,7 +176,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--data", default="hallkpi-data", metavar="DIR", help="(./hallkpi-data)")
     p.add_argument("--tickets-per-hall", type=int, default=2000, metavar="N")
-    p.add_argument("--timezone", default="Asia/Shanghai", help="IANA zone of the halls")
+    p.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="IANA zone of the halls")
     p.add_argument(
         "--kpi-interval-s", type=int, default=60, metavar="S", help="KPI rows every S (60)"
     )

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from hallkpi.core import Engine, InvalidEvent
 from hallkpi.core.sim.simulate import hall_name, iter_simulate
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.demo.wall import WallState, progress_line, render_wall
 from hallkpi.ingest.store.batch import ArrivalClock
 from hallkpi.ingest.store.connection import Store
@@ -46,7 +47,7 @@ class DemoOptions:
     seed: int = 7
     speed: float = DEFAULT_SPEED  # simulated seconds per real second; 0 = as fast as possible
     tickets_per_hall: int = 2000
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     kpi_interval_s: int = 60
     staff_interval_s: int = 600
     wall: bool | None = None  # None: the live wall when stdout is a terminal

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.errors import CommandError
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.errors import StoreConfigError, StoreError
 from hallkpi.ingest.report import staff, trends
 from hallkpi.ingest.report.plot import Series, write_plot
@@ -126,7 +127,7 @@ def run_staff(args: argparse.Namespace) -> int:
 
 def _config_timezone(path: str | None) -> str:
     if path is None:
-        return "Asia/Shanghai"
+        return DEFAULT_TIMEZONE
     return load_config(path).timezone
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from hallkpi.core.engine import GAUGE_KPIS, INTEGER_KPIS, WINDOWED_KPIS
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.report.history_sql import WINDOWED_SQL, row_source
 from hallkpi.ingest.report.output import csv_table, json_text, text_table
@@ -60,7 +61,7 @@ class TrendRequest:
     by_hall: bool = False
     source: Source = "auto"
     agg: Agg = "avg"
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     short_abandon_s: float = 5.0
     service_level_s: float = 20.0
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 from hallkpi.core.engine import Engine, PushResult
+from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.store.carry_over import CARRY_OVER_DAYS, NO_RANGE, read_older
 from hallkpi.ingest.store.connection import Store, store_from_url
 from hallkpi.ingest.store.native import read_columns
@@ -50,7 +51,7 @@ def read_event_blocks(
     until_ms: int | None = None,
     halls: Sequence[str] | None = None,
     carry_over: bool = False,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
     producer: bool = False,
 ) -> Iterator[dict[str, npt.NDArray[Any]]]:
     """Stored events as push_columns blocks in arrival order (strings as ``S`` arrays,
