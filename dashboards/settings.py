@@ -42,6 +42,7 @@ from urllib.parse import unquote, urlsplit
 
 from hallkpi.core.config import AlertRule, EngineConfig, config_from_mapping
 from hallkpi.core.errors import ConfigError
+from hallkpi.core.staff_score import STAFF_WEIGHTS, staff_weights
 from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.dashboards.errors import GrafanaConfigError
 
@@ -61,14 +62,6 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "opinion_overdue": "info",
 }
 """Severity of the KPIS.md rules; a configured new rule is a warning unless set."""
-STAFF_WEIGHTS: dict[str, float] = {
-    "served": 0.30,
-    "handle": 0.25,
-    "rating": 0.25,
-    "dissatisfied": 0.10,
-    "no_show": 0.10,
-}
-"""Weights of the staff score, as ``hallkpi report staff`` (``[report.weights]``)."""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_REF = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
@@ -390,18 +383,7 @@ def _suggest(name: str, key: str) -> str:
 
 
 def _weights(report: object) -> dict[str, float]:
-    weights = dict(STAFF_WEIGHTS)
-    if not isinstance(report, Mapping):
-        return weights
-    given = report.get("weights", {})
-    if not isinstance(given, Mapping):
-        raise GrafanaConfigError("[report.weights] must be a table")
-    for key, value in given.items():
-        if key not in weights:
-            raise GrafanaConfigError(f"[report.weights]: unknown weight {key!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise GrafanaConfigError(f"report.weights.{key} must be a number >= 0")
-        weights[key] = float(value)
-    if sum(weights.values()) <= 0:
-        raise GrafanaConfigError("[report.weights] must not all be 0")
-    return weights
+    try:
+        return staff_weights(report)
+    except ConfigError as exc:
+        raise GrafanaConfigError(str(exc)) from exc

@@ -32,31 +32,19 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from hallkpi.core.errors import ConfigError
+from hallkpi.core.staff_score import HIGHER_IS_BETTER, STAFF_WEIGHTS, staff_weights
 from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.report.history_sql import row_source
 from hallkpi.ingest.report.output import csv_table, html_table, json_text, text_table
 from hallkpi.ingest.store.connection import Store
 
 Period = Literal["day", "week", "month"]
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "served": 0.30,
-    "handle": 0.25,
-    "rating": 0.25,
-    "dissatisfied": 0.10,
-    "no_show": 0.10,
-}
-_HIGHER_IS_BETTER = {
-    "served": True,
-    "handle": False,
-    "rating": True,
-    "dissatisfied": False,
-    "no_show": False,
-}
 
 
 @dataclass(frozen=True)
 class ReportConfig:
-    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(STAFF_WEIGHTS))
     handle_by_service: bool = True
 
     @classmethod
@@ -69,20 +57,10 @@ class ReportConfig:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise StoreConfigError(f"cannot read configuration {path}: {exc}") from exc
         section = doc.get("report", {})
-        weights = dict(DEFAULT_WEIGHTS)
-        given = section.get("weights", {})
-        unknown = set(given) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise StoreConfigError(
-                f"{path}: unknown [report.weights] {sorted(unknown)} "
-                f"(known: {list(DEFAULT_WEIGHTS)})"
-            )
-        for k, v in given.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise StoreConfigError(f"{path}: report.weights.{k} must be a number >= 0")
-            weights[k] = float(v)
-        if sum(weights.values()) <= 0:
-            raise StoreConfigError(f"{path}: [report.weights] must not all be 0")
+        try:
+            weights = staff_weights(section)
+        except ConfigError as exc:
+            raise StoreConfigError(f"{path}: {exc}") from exc
         return cls(weights, bool(section.get("handle_by_service", True)))
 
 
@@ -224,7 +202,7 @@ def _score(rows: list[StaffRow], weights: Mapping[str, float]) -> None:
     total = sum(weights.values())
     parts = {
         name: percentile_ranks([r.metric(name) for r in rows], higher_is_better=better)
-        for name, better in _HIGHER_IS_BETTER.items()
+        for name, better in HIGHER_IS_BETTER.items()
     }
     for i, row in enumerate(rows):
         row.score = 100 * sum(weights[n] * parts[n][i] for n in parts) / total
