@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from hallkpi.core.errors import HallkpiError
+from hallkpi.core.errors import ConfigError, HallkpiError
 
 
 class StoreError(HallkpiError):
     """Base class of every store error; messages never contain a password."""
 
 
-class StoreConfigError(StoreError, ValueError):
+class StoreConfigError(StoreError, ConfigError):
     """A store URL, identifier, password source or option is wrong; says what to change."""
 
 

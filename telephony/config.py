@@ -35,8 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from hallkpi.core.errors import ConfigError
+from hallkpi.core.secrets import parse_server_url, read_secret_file
 from hallkpi.telephony.errors import TelephonyConfigError
 from hallkpi.telephony.mapping import QueueMap
 from hallkpi.telephony.records import TranslateOptions
@@ -77,23 +78,18 @@ class AmiServer:
         """``ami://user@host[:5038]`` or ``amis://user@host[:5039]`` (TLS); other
         fields (``secret``, ``name``...) as keywords. A password in the URL is refused:
         it would show in process lists and shell history."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("ami", "amis"):
-            raise TelephonyConfigError(
-                f"{url!r}: use ami://user@host:5038 (or amis:// for TLS, port 5039)"
-            )
-        if parts.password is not None:
-            raise TelephonyConfigError(
-                f"do not put the AMI secret in the URL; set {SECRET_ENV} or use a secret file"
-            )
-        if not parts.hostname or not parts.username:
-            raise TelephonyConfigError(f"{url!r}: need a user and a host (ami://user@host:5038)")
-        tls = parts.scheme == "amis"
         try:
-            port = parts.port or (5039 if tls else 5038)
-        except ValueError as exc:
-            raise TelephonyConfigError(f"{url!r}: {exc}") from None
-        return cls(parts.hostname, port, parts.username, tls=tls, **options)
+            server = parse_server_url(
+                url,
+                {"ami": (5038, False), "amis": (5039, True)},
+                what="AMI",
+                password_hint=f"set {SECRET_ENV} or use a secret file",
+            )
+        except ConfigError as exc:
+            raise TelephonyConfigError(str(exc)) from None
+        if not server.username:
+            raise TelephonyConfigError(f"{url!r}: need a user (ami://user@host:5038)")
+        return cls(server.host, server.port, server.username, tls=server.tls, **options)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS context for this server, or None for plain TCP."""
@@ -113,12 +109,9 @@ def read_secret(
     ``HALLKPI_AMI_SECRET`` environment variable. TelephonyConfigError when neither."""
     if secret_file is not None:
         try:
-            text = Path(secret_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TelephonyConfigError(
-                f"cannot read the AMI secret file {secret_file}: {exc.strerror}"
-            ) from None
-        secret = text.splitlines()[0] if text else ""
+            return read_secret_file(secret_file, "AMI secret")
+        except ConfigError as exc:
+            raise TelephonyConfigError(str(exc)) from None
     else:
         secret = (os.environ if env is None else env).get(SECRET_ENV, "")
     if not secret:

@@ -15,14 +15,10 @@ from typing import Any
 from hallkpi.core.config import EngineConfig, load_config
 from hallkpi.core.engine import Engine
 from hallkpi.core.errors import CommandError, ConfigError, HallkpiError
+from hallkpi.core.secrets import read_secret_file
 from hallkpi.ingest.service.app import ServeOptions, Service
 from hallkpi.ingest.service.logic import DAY_MS, Admission, HallFilter
-from hallkpi.ingest.service.mqtt_url import (
-    mqtt_password,
-    parse_mqtt_url,
-    read_secret_file,
-    tls_context,
-)
+from hallkpi.ingest.service.mqtt_url import mqtt_password, parse_mqtt_url, tls_context
 from hallkpi.ingest.service.topics import Topics
 from hallkpi.ingest.store.cli_options import add_store_options, store_from_args
 

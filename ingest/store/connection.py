@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, cast
 
+from hallkpi.core.secrets import redact
 from hallkpi.ingest.errors import StoreConfigError, StoreError, StoreUnavailable
 from hallkpi.ingest.store.sql import qualified
 from hallkpi.ingest.store.url import (
     StoreURL,
     parse_store_url,
     read_password,
-    redact,
     resolve_store_url,
 )
 

@@ -8,15 +8,13 @@ error messages.
 from __future__ import annotations
 
 import os
-import re
-import stat
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from hallkpi.core.errors import ConfigError
+from hallkpi.core.secrets import read_secret_file, redact, url_has_password
 from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.store.sql import check_ident
 
@@ -24,8 +22,6 @@ STORE_ENV = "HALLKPI_STORE"
 PASSWORD_ENV = "HALLKPI_CLICKHOUSE_PASSWORD"
 DEFAULT_DATABASE = "hallkpi"
 _DEFAULT_PORTS = {"http": 8123, "https": 8443}
-# user:password@ right after the scheme; the password may hold '/' (it ends at '@').
-_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^@\s]*@")
 
 Scheme = Literal["chdb", "http", "https"]
 
@@ -54,26 +50,6 @@ class StoreURL:
         return self.redacted()
 
 
-def redact(text: str, secret: str | None = None) -> str:
-    """``text`` with any ``scheme://user:password@`` credentials and ``secret`` masked."""
-    out = _CREDENTIALS.sub(r"\g<head>:***@", text)
-    if secret:
-        out = out.replace(secret, "***")
-    return out
-
-
-def url_has_password(url: str) -> bool:
-    """Whether ``url`` (any scheme) carries a password (``user:password@``): the rule of
-    every hallkpi URL (store, broker), whose passwords come from files or the
-    environment only."""
-    if _CREDENTIALS.match(url):  # also a password with '/' (urlsplit cuts it at the '/')
-        return True
-    try:
-        return urlsplit(url).password is not None
-    except ValueError:
-        return False
-
-
 def parse_store_url(url: str) -> StoreURL:
     """Parses ``chdb:///abs/dir[?database=NAME]``, ``chdb://relative/dir`` or
     ``http(s)://[user@]host[:port][/database]``; raises StoreConfigError."""
@@ -89,7 +65,7 @@ def parse_store_url(url: str) -> StoreURL:
         if not where:
             raise StoreConfigError(f"store URL {shown!r}: give the chDB data directory")
         head = where.partition("/")[0]
-        if "@" in head or ":" in head or _CREDENTIALS.match(url):
+        if "@" in head or ":" in head or url_has_password(url):
             # chdb://user:pw@/dir would otherwise open a directory named after the
             # credentials (and print them wherever the path goes).
             raise StoreConfigError(
@@ -140,18 +116,12 @@ def resolve_store_url(url: str | None, env: Mapping[str, str] | None = None) -> 
 
 def read_password(password_file: str | None, env: Mapping[str, str] | None = None) -> str | None:
     """The ClickHouse password: the first line of ``password_file``, else
-    ``HALLKPI_CLICKHOUSE_PASSWORD``, else None. Warns (never fails) when the file is
-    readable by other users."""
+    ``HALLKPI_CLICKHOUSE_PASSWORD``, else None. The file is refused when other users may
+    read it (``core/secrets.py``)."""
     if password_file:
-        path = Path(password_file)
         try:
-            text = path.read_text(encoding="utf-8")
-            mode = path.stat().st_mode
-        except OSError as exc:
-            raise StoreConfigError(f"cannot read password file {path}: {exc.strerror}") from exc
-        if mode & (stat.S_IRGRP | stat.S_IROTH):
-            print(f"hallkpi: warning: {path} is readable by other users", file=sys.stderr)
-        lines = text.splitlines()
-        return lines[0] if lines else ""
+            return read_secret_file(password_file, "ClickHouse password")
+        except ConfigError as exc:
+            raise StoreConfigError(str(exc)) from exc
     env = os.environ if env is None else env
     return env.get(PASSWORD_ENV) or None

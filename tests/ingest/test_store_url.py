@@ -6,15 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hallkpi.core.secrets import redact, url_has_password
 from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.store.sql import check_ident, qualified
 from hallkpi.ingest.store.url import (
     PASSWORD_ENV,
     parse_store_url,
     read_password,
-    redact,
     resolve_store_url,
-    url_has_password,
 )
 
 

@@ -104,6 +104,7 @@ def test_translate_errors_say_what_to_fix(
 def test_config_section_and_secrets(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n", encoding="utf-8")
+    secret.chmod(0o600)
     doc = {
         "telephony": {
             "ping_interval_s": 5,
@@ -126,13 +127,13 @@ def test_config_section_and_secrets(tmp_path: Path) -> None:
     bad = [
         ({"telephony": {"speed": 1}}, "unknown keys"),
         ({"telephony": {"agent_key": "x"}}, "agent_key"),
-        ({"telephony": {"servers": [{"url": "http://x"}]}}, "use ami://"),
+        ({"telephony": {"servers": [{"url": "http://x"}]}}, "must start with ami://"),
         ({"telephony": {"queues": {"a": 1}}}, "must map"),
     ]
     for doc_, message in bad:
         with pytest.raises(TelephonyConfigError, match=message):
             TelephonyConfig.from_mapping(doc_, secrets=False)
-    with pytest.raises(TelephonyConfigError, match="do not put the AMI secret in the URL"):
+    with pytest.raises(TelephonyConfigError, match="no password in the AMI URL"):
         AmiServer.from_url("ami://kpi:pw@host")
     assert AmiServer.from_url("ami://kpi@[::1]").port == 5038
     assert read_secret(env={"HALLKPI_AMI_SECRET": "x"}) == "x"
