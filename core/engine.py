@@ -61,6 +61,33 @@ UPSTREAM_RULE = "events_lost_upstream"
 """Name of the built-in alert on events lost upstream (see docs/SEMANTICS.md)."""
 
 
+EXTENSION_TYPES: Mapping[str, tuple[tuple[str, str, bool], ...]] = {
+    t: tuple(fields) for t, fields in _engine.extension_types().items()
+}
+"""Contract v1.2: the extension event types the engine validates, each with its own
+fields ``(name, kind, required)``, kind ``string``, ``int`` or ``number``
+(``ext/include/hallkpi/extension_events.hpp``; docs/SEMANTICS.md)."""
+
+_EXT_COMMON = ("id", "type", "ts", "hall", "producer", "seq", "epoch")
+
+
+def extension_family(event_type: str) -> str | None:
+    """The family of an extension type (``appointment`` of ``appointment.booked``), or
+    None when ``event_type`` is not one."""
+    return event_type.split(".", 1)[0] if event_type in EXTENSION_TYPES else None
+
+
+def extension_record(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The plain record of an extension event the engine applied (its common fields
+    and its own fields; other keys dropped), as ``push_json`` returns it; None for an
+    event of another type."""
+    fields = EXTENSION_TYPES.get(event.get("type"))  # type: ignore[arg-type]
+    if fields is None:
+        return None
+    names = (*_EXT_COMMON, *(f[0] for f in fields))
+    return {k: event[k] for k in names if k in event}
+
+
 @dataclass(frozen=True)
 class PushResult:
     """What a payload did: events applied, duplicates ignored, events rejected, and for
@@ -71,10 +98,13 @@ class PushResult:
     duplicates: int
     rejected: int
     rejections: tuple[tuple[int, str], ...]
+    # contract v1.2: ``(index, record)`` of each applied extension event (see
+    # ``extension_record``), the index counted as for the rejections
+    extensions: tuple[tuple[int, dict[str, Any]], ...] = ()
 
     @classmethod
-    def _of(cls, t: tuple[int, int, int, list[tuple[int, str]]]) -> PushResult:
-        return cls(t[0], t[1], t[2], tuple(t[3]))
+    def _of(cls, t: tuple[Any, ...]) -> PushResult:
+        return cls(t[0], t[1], t[2], tuple(t[3]), tuple(t[4]) if len(t) > 4 else ())
 
     def __add__(self, other: PushResult) -> PushResult:
         return PushResult(
@@ -82,6 +112,7 @@ class PushResult:
             self.duplicates + other.duplicates,
             self.rejected + other.rejected,
             self.rejections + other.rejections,
+            self.extensions + other.extensions,
         )
 
 

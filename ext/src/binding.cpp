@@ -65,6 +65,8 @@ PyObject* number(double v, bool integer) {
   return PyFloat_FromDouble(v);
 }
 
+void read_value(PyObject* v, Value& val);
+
 // Reads a dict event into raw fields without copying strings (views into the str's UTF-8).
 void read_dict(PyObject* obj, RawEvent& raw) {
   if (!PyDict_Check(obj)) throw py::type_error("an event is a dict");
@@ -81,42 +83,108 @@ void read_dict(PyObject* obj, RawEvent& raw) {
     }
     Field f = field_of(std::string_view(kp, static_cast<size_t>(klen)));
     if (f == F_COUNT) continue;
-    Value& val = raw.f[f];
-    if (PyUnicode_Check(v)) {
-      Py_ssize_t n;
-      const char* p = PyUnicode_AsUTF8AndSize(v, &n);
-      if (!p) {
-        PyErr_Clear();
-        val.kind = Kind::InvalidText;
-      } else {
-        val.kind = Kind::String;
-        val.s = std::string_view(p, static_cast<size_t>(n));
-      }
-    } else if (PyBool_Check(v)) {
-      val.kind = Kind::Bool;
-    } else if (PyLong_Check(v)) {
-      int overflow = 0;
-      long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-      if (overflow) {
-        val.kind = Kind::BigInt;
-        val.d = PyLong_AsDouble(v);  // inf (with an error to clear) past double range
-        if (val.d == -1.0 && PyErr_Occurred()) {
-          PyErr_Clear();
-          val.d = overflow > 0 ? HUGE_VAL : -HUGE_VAL;
-        }
-      } else {
-        val.kind = Kind::Int;
-        val.i = x;
-      }
-    } else if (PyFloat_Check(v)) {
-      val.kind = Kind::Float;
-      val.d = PyFloat_AS_DOUBLE(v);
-    } else if (v == Py_None) {
-      val.kind = Kind::Null;
-    } else {
-      val.kind = Kind::Other;
-    }
+    read_value(v, raw.f[f]);
   }
+}
+
+// One Python value as validation sees it (strings are views into the str's UTF-8).
+void read_value(PyObject* v, Value& val) {
+  if (PyUnicode_Check(v)) {
+    Py_ssize_t n;
+    const char* p = PyUnicode_AsUTF8AndSize(v, &n);
+    if (!p) {
+      PyErr_Clear();
+      val.kind = Kind::InvalidText;
+    } else {
+      val.kind = Kind::String;
+      val.s = std::string_view(p, static_cast<size_t>(n));
+    }
+  } else if (PyBool_Check(v)) {
+    val.kind = Kind::Bool;
+  } else if (PyLong_Check(v)) {
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow) {
+      val.kind = Kind::BigInt;
+      val.d = PyLong_AsDouble(v);  // inf (with an error to clear) past double range
+      if (val.d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        val.d = overflow > 0 ? HUGE_VAL : -HUGE_VAL;
+      }
+    } else {
+      val.kind = Kind::Int;
+      val.i = x;
+    }
+  } else if (PyFloat_Check(v)) {
+    val.kind = Kind::Float;
+    val.d = PyFloat_AS_DOUBLE(v);
+  } else if (v == Py_None) {
+    val.kind = Kind::Null;
+  } else {
+    val.kind = Kind::Other;
+  }
+}
+
+// --- contract v1.2: extension events (extension_events.hpp) ------------------------
+
+// The lookup of an extension event's own fields in the event dict.
+bool dict_lookup(const void* ctx, std::string_view name, Value* out) {
+  PyObject* item = PyDict_GetItemString(static_cast<PyObject*>(const_cast<void*>(ctx)),
+                                        std::string(name).c_str());
+  if (item == nullptr) return false;  // borrowed, absent
+  read_value(item, *out);
+  return true;
+}
+
+// A validated extension event as a plain dict: the common fields and its own fields.
+py::dict extension_dict(const ExtensionRecord& r) {
+  py::dict d;
+  d["id"] = py::str(r.id);
+  d["type"] = py::str(std::string(kExtensionTypes[r.type].type));
+  d["ts"] = r.ts;
+  d["hall"] = py::str(r.hall);
+  if (r.seq >= 0) {
+    d["producer"] = py::str(r.producer);
+    d["seq"] = r.seq;
+    d["epoch"] = r.epoch;
+  }
+  for (const ExtValue& f : r.fields) {
+    py::str key(std::string(f.name));
+    if (f.kind == ExtKind::String)
+      d[key] = py::str(f.s);
+    else if (f.kind == ExtKind::Int)
+      d[key] = f.i;
+    else
+      d[key] = f.d;
+  }
+  return d;
+}
+
+py::list extension_list(const PushResult& r) {
+  py::list out;
+  for (const auto& x : r.extensions) out.append(py::make_tuple(x.index, extension_dict(x)));
+  return out;
+}
+
+void register_extension_events(py::module_& m) {
+  m.def(
+      "extension_types",
+      []() {
+        py::dict out;
+        for (const auto& row : kExtensionTypes) {
+          py::list fields;
+          for (const auto& f : row.fields) {
+            if (f.name.empty()) break;
+            const char* kind = f.kind == ExtKind::String ? "string"
+                               : f.kind == ExtKind::Int  ? "int"
+                                                         : "number";
+            fields.append(py::make_tuple(std::string(f.name), kind, f.need == ExtNeed::Required));
+          }
+          out[py::str(std::string(row.type))] = fields;
+        }
+        return out;
+      },
+      "The extension event types (contract v1.2): type -> [(field, kind, required)].");
 }
 
 // Reasons quote input: decode leniently so odd bytes can never raise here.
@@ -129,7 +197,7 @@ py::str text(const std::string& s) {
 py::tuple result_tuple(const PushResult& r) {
   py::list rej;
   for (const auto& x : r.rejections) rej.append(py::make_tuple(x.index, text(x.reason)));
-  return py::make_tuple(r.applied, r.duplicates, r.rejected, rej);
+  return py::make_tuple(r.applied, r.duplicates, r.rejected, rej, extension_list(r));
 }
 
 std::string_view bytes_view(const py::buffer& b, py::buffer_info& info) {
@@ -275,8 +343,11 @@ class PyEngine {
 
   bool push(py::handle event) {
     read_dict(event.ptr(), raw_);
+    raw_.lookup = dict_lookup;  // an extension event's own fields (contract v1.2)
+    raw_.lookup_ctx = event.ptr();
     std::string reason;
     Outcome o = engine_.push(raw_, &reason);
+    raw_.lookup = nullptr;  // the dict is the caller's: never looked at after this call
     if (o == Outcome::Rejected) {
       PyErr_SetObject(g_invalid_event, text(reason).ptr());
       throw py::error_already_set();
@@ -699,6 +770,7 @@ class PyEngine {
 
 PYBIND11_MODULE(_engine, m) {
   m.doc() = "The compiled hallkpi KPI engine (use hallkpi.core.Engine).";
+  register_extension_events(m);
   m.def(
       "_set_invalid_event",
       [](py::object cls) {

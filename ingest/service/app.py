@@ -35,6 +35,8 @@ from gmqtt import Message
 from hallkpi.core import Engine
 from hallkpi.ingest.service.acks import AckPump
 from hallkpi.ingest.service.broker_link import BrokerLink
+from hallkpi.ingest.service.extension_io import SplitWriter, recover_extensions, split_columns
+from hallkpi.ingest.service.extensions import REGISTRY, Extensions
 from hallkpi.ingest.service.health import Health, gap_rows
 from hallkpi.ingest.service.http import HttpEndpoint
 from hallkpi.ingest.service.live_advice import LiveDecisions
@@ -45,7 +47,6 @@ from hallkpi.ingest.service.store_io import add_deadletters, drain_spool, wait_f
 from hallkpi.ingest.service.topics import Topics
 from hallkpi.ingest.store.batch import ArrivalClock
 from hallkpi.ingest.store.connection import Store
-from hallkpi.ingest.store.jsonl import events_to_columns
 from hallkpi.ingest.store.recovery import (
     dead_letter_counts,
     longest_horizon_s,
@@ -95,6 +96,8 @@ class ServeOptions:
     # Call events from Asterisk: a factory of an async context manager that iterates
     # EVENTS.md call events (hallkpi.telephony.CallEventSource); None = MQTT only.
     calls: Callable[[], Any] | None = None
+    # where extension events (contract v1.2) go: the process's registry by default
+    extensions: Extensions = field(default_factory=lambda: REGISTRY)
 
 
 class Service:
@@ -103,6 +106,7 @@ class Service:
     def __init__(self, engine: Engine, options: ServeOptions) -> None:
         self.engine = engine
         self.options = options
+        self.extensions = options.extensions
         self.decisions = LiveDecisions(
             engine, topics=options.topics, owns=options.halls.owns, config=options.config
         )
@@ -115,6 +119,7 @@ class Service:
             extra_status=self.decisions.extra_status,
             admission=options.admission,
             wall_ms=_epoch_ms if options.wall_clock else None,
+            extensions=options.extensions,
         )
         self.topics = options.topics
         self.arrivals = ArrivalClock()
@@ -185,6 +190,11 @@ class Service:
         c.events_applied = c.events_received = result.applied
         c.events_duplicate = result.duplicates + dead.get("duplicate", 0)
         c.events_rejected = c.deadletters = dead.get("rejected", 0)
+        c.extension_events = recover_extensions(
+            self.engine, o.store, self.extensions, since_ms=since, now_ms=now, halls=halls
+        )
+        c.events_applied += c.extension_events
+        c.events_received += c.extension_events
         log.info(
             "recovered %d events from the store in %.2f s",
             result.applied,
@@ -199,8 +209,8 @@ class Service:
         assert self.writer is not None
         self.decisions.record_to(o.store)
         self.acks = AckPump(
-            self.writer,
-            lambda evs: events_to_columns(evs, self.arrivals),
+            SplitWriter(self.writer, self.arrivals),
+            lambda evs: split_columns(evs, self.arrivals),
             interval_s=o.ack_interval_s,
         )
         self.acks.start()

@@ -25,6 +25,9 @@ _HELP = {
     "broker_connected": "1 while connected to the MQTT broker, else 0",
     "upstream_lost_events": "events missing from producers' sequences (open gaps)",
     "upstream_gaps": "open gaps in producers' sequences",
+    "extension_events": "extension events applied (contract v1.2)",
+    "extension_unrouted": "extension events of a family no room registered (stored)",
+    "extension_handler_errors": "extension events whose room's handler raised (stored)",
 }
 
 GAUGES = frozenset(
@@ -65,6 +68,9 @@ class Counters:
     broker_connected: int = 0
     upstream_lost_events: int = 0
     upstream_gaps: int = 0
+    extension_events: int = 0
+    extension_unrouted: int = 0
+    extension_handler_errors: int = 0
 
     def prometheus(self) -> str:
         """Prometheus text exposition format."""

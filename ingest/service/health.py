@@ -84,6 +84,8 @@ class Health:
         d = s.engine.diagnostics()
         c.upstream_lost_events = int(d.get("upstream_lost_events", 0))
         c.upstream_gaps = int(d.get("upstream_gaps", 0))
+        c.extension_unrouted = s.extensions.unrouted
+        c.extension_handler_errors = s.extensions.errors
         return c
 
     def metrics(self) -> str:

@@ -17,11 +17,13 @@ from typing import Any
 
 import msgspec
 from hallkpi.core import Engine, InvalidEvent
+from hallkpi.core.engine import extension_record
 from hallkpi.ingest.service.counters import Counters
 from hallkpi.ingest.service.decode import (
     DEADLETTER_PAYLOAD_BYTES as DEADLETTER_KEEP,
 )
 from hallkpi.ingest.service.decode import DEFAULT_MAX_BYTES, deadletter, decode_payload
+from hallkpi.ingest.service.extensions import Extensions
 from hallkpi.ingest.service.topics import Topics
 
 log = logging.getLogger("hallkpi.ingest.service")
@@ -127,9 +129,12 @@ class HallService:
         extra_status: Callable[[str, dict[str, Any]], None] | None = None,
         admission: Admission | None = None,
         wall_ms: Callable[[], int] | None = None,
+        extensions: Extensions | None = None,
     ) -> None:
         """``wall_ms``: the wall clock (ms since the epoch) that events may not lead or
-        trail by more than the admission limits; None (an event clock) checks neither."""
+        trail by more than the admission limits; None (an event clock) checks neither.
+        ``extensions``: where applied extension events go (contract v1.2)."""
+        self.extensions = extensions
         self.engine = engine
         self.admission = admission or Admission()
         # Checked here against the wall clock, whether or not the engine checks too
@@ -249,8 +254,15 @@ class HallService:
             return
         try:
             if self.engine.push(event):
-                out.applied.append(event)
                 c.events_applied += 1
+                record = extension_record(event)
+                if record is None:
+                    out.applied.append(event)
+                else:  # contract v1.2: stored as a record, routed to its room
+                    out.applied.append(record)
+                    c.extension_events += 1
+                    if self.extensions is not None:
+                        self.extensions.dispatch(record)
             else:
                 c.events_duplicate += 1
         except InvalidEvent as exc:

@@ -35,6 +35,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "staff_kpis": ("ts", "hall", "staff", "horizon"),
     "alerts": ("ts", "hall", "alert", "state"),
     "upstream_gaps": ("ts", "hall", "producer", "first_seq", "last_seq", "state"),
+    "extension_events": ("hall", "ts", "id", "type"),
 }
 
 

@@ -15,6 +15,9 @@ the engine's ``snapshot_columns()``/``staff_columns()``):
 * ``alerts``: alert state changes.
 * ``advice``: live staffing advice per hall and kind, once a minute (migration 3).
 * ``upstream_gaps``: the engine's gap changes (``drain_gap_changes()``; migration 4).
+* ``extension_events``: events of the extension families (contract v1.2: appointments,
+  remote tickets, quotes and the families other rooms add): the common fields and the
+  type's own fields as one JSON object string (migration 5). Collapses like ``events``.
 * ``schema_migrations``: the versions applied.
 
 With ``cluster`` every statement is ``ON CLUSTER``, each table is a Replicated* table
@@ -190,6 +193,20 @@ UPSTREAM_GAPS = Table(
     # A change written twice (a re-sent block) collapses; each change of a range stays.
     order_by=("hall", "producer", "epoch", "first_seq", "last_seq", "state", "ts"),
 )
+EXTENSION_EVENTS = Table(
+    "extension_events",
+    (
+        ("hall", LC),
+        ("ts", TS),
+        ("id", "String"),
+        ("type", LC),
+        ("fields", "String"),  # the type's own fields, a JSON object (sorted keys)
+        ("ingest_seq", "UInt64"),
+    ),
+    order_by=("hall", "ts", "id"),
+    version="arrival_rank",
+    materialized=(("arrival_rank", "UInt64", "bitNot(ingest_seq)"),),
+)
 MIGRATIONS_TABLE = Table(
     "schema_migrations",
     (("version", "UInt32"), ("name", "String"), ("applied_at", TS)),
@@ -202,6 +219,7 @@ TABLES: dict[str, Table] = {
     t.name: t for t in (EVENTS, DEAD_LETTERS, HALL_KPIS, STAFF_KPIS_TABLE, ALERTS, UPSTREAM_GAPS)
 }
 """The data tables by name (what the writer may insert into)."""
+TABLES["extension_events"] = EXTENSION_EVENTS  # migration 5
 TTL_TABLES = tuple(TABLES)
 
 
@@ -310,6 +328,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "hall, staff and alert history", _tables(HALL_KPIS, STAFF_KPIS_TABLE, ALERTS)),
     Migration(3, "live staffing advice", _tables(ADVICE)),
     Migration(4, "event producer, sequence and epoch; upstream gaps", _producer_fields),
+    Migration(5, "extension events (contract v1.2)", _tables(EXTENSION_EVENTS)),
 )
 """Applied in order, each once; a new one only ever appends to this tuple."""
 

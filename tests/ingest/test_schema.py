@@ -204,7 +204,7 @@ def test_a_version_3_store_gains_the_producer_fields_in_place(store: Store) -> N
         "'A1', 1"
     )
     assert "producer" not in columns(store, "events")
-    assert ensure_schema(store) == [4]
+    assert ensure_schema(store)[0] == 4  # and the later migrations
     cols = columns(store, "events")
     assert (cols["producer"], cols["seq"], cols["epoch"]) == (
         "LowCardinality(String)",

@@ -21,6 +21,7 @@
 #include "hallkpi/alerts.hpp"
 #include "hallkpi/clock_bounds.hpp"
 #include "hallkpi/event.hpp"
+#include "hallkpi/extension_record.hpp"
 #include "hallkpi/flat_map.hpp"
 #include "hallkpi/hall.hpp"
 #include "hallkpi/id_set.hpp"
@@ -65,6 +66,7 @@ struct Rejection {
 struct PushResult {
   int64_t applied = 0, duplicates = 0, rejected = 0;
   std::vector<Rejection> rejections;
+  std::vector<ExtensionRecord> extensions;  // contract v1.2: the applied extension events
 };
 
 class Engine {
@@ -109,7 +111,7 @@ class Engine {
   Outcome push(const RawEvent& raw, std::string* reason) {
     prefetch(raw);
     Event ev;
-    std::string err = admit(raw, ev);
+    std::string err = admit(raw, ev, &ext_scratch_);
     if (!err.empty()) {
       ++diag_.rejected_events;
       if (reason) *reason = std::move(err);
@@ -430,16 +432,21 @@ class Engine {
       }
       prefetch(raws_[i]);
       Event ev;
-      std::string err = admit(raws_[i], ev);
+      std::string err = admit(raws_[i], ev, &ext_scratch_);
       if (!err.empty()) {
         reject(at, std::move(err));
         continue;
       }
       Outcome o = apply(ev);
-      if (o == Outcome::Applied)
+      if (o == Outcome::Applied) {
         ++out.applied;
-      else
+        if (ev.type == EventType::Extension) {
+          ext_scratch_.index = at;
+          out.extensions.push_back(std::move(ext_scratch_));
+        }
+      } else {
         ++out.duplicates;
+      }
     }
   }
 
@@ -511,6 +518,8 @@ class Engine {
       case EventType::AgentState:
         apply_agent(h, e);
         break;
+      case EventType::Extension:  // its record goes back to the caller; no KPI changes
+        break;
       default:
         apply_call(h, e, late);
         break;
@@ -526,9 +535,11 @@ class Engine {
   }
 
   // Validation, then the clock bounds against the reference of advance().
-  std::string admit(const RawEvent& raw, Event& ev) const {
+  // An extension event's own fields are checked into `ext` (contract v1.2).
+  std::string admit(const RawEvent& raw, Event& ev, ExtensionRecord* ext) const {
     std::string err = validate(raw, ev);
     if (err.empty() && has_reference_) err = clock_violation(ev.ts, reference_, cfg_.clock);
+    if (err.empty() && ev.type == EventType::Extension) err = extension_fields(raw, ev, *ext);
     return err;
   }
 
@@ -1140,6 +1151,7 @@ class Engine {
 
   JsonReader reader_;
   std::vector<RawEvent> raws_;
+  ExtensionRecord ext_scratch_;  // the extension record of the event being pushed
   std::vector<uint8_t> not_object_;
 };
 

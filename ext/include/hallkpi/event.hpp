@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "hallkpi/extension_events.hpp"
+
 namespace hallkpi {
 
 enum Field : uint8_t {
@@ -130,9 +132,15 @@ struct Value {
 struct RawEvent {
   Value f[F_COUNT];
   std::string buf[F_COUNT];
+  // Where an extension event's own fields are read (extension_record.hpp): the JSON text
+  // of the event's object, or a caller's lookup (the binding reads a dict's items).
+  std::string_view object;
+  bool (*lookup)(const void* ctx, std::string_view name, Value* out) = nullptr;
+  const void* lookup_ctx = nullptr;
 
   void clear() {
     for (auto& v : f) v.kind = Kind::Absent;
+    object = {};
   }
   void set_string(Field k, std::string_view s) {
     f[k].kind = Kind::String;
@@ -169,6 +177,7 @@ enum class EventType : uint8_t {
   CallCompleted,
   CallRated,
   AgentState,
+  Extension,  // contract v1.2: a row of kExtensionTypes (Event::ext)
   Count
 };
 
@@ -188,6 +197,7 @@ struct Event {
   // Contract v1.1: the producer's id and sequence number, or seq < 0 when absent.
   std::string_view producer;
   int64_t seq = -1, epoch = 0;
+  int ext = -1;  // contract v1.2: the kExtensionTypes row of an Extension event
 };
 
 constexpr int64_t kMaxTs = 253402300799999;  // 9999-12-31T23:59:59.999Z
@@ -366,7 +376,11 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
   const Value& type = raw.f[F_TYPE];
   if (type.kind == Kind::Absent) return missing(F_TYPE);
   if (type.kind != Kind::String) return mistyped(F_TYPE, "a string");
-  if (!detail::type_of(type.s, &ev.type)) return "unknown type " + quoted(type.s);
+  if (!detail::type_of(type.s, &ev.type)) {
+    ev.ext = extension_index(type.s);  // its own fields: extension_record.hpp
+    if (ev.ext < 0) return "unknown type " + quoted(type.s);
+    ev.type = EventType::Extension;
+  }
   const Value& ts = raw.f[F_TS];
   if (ts.kind == Kind::Absent) return missing(F_TS);
   if (ts.kind == Kind::BigInt) return "field 'ts' out of range";
@@ -475,6 +489,8 @@ inline std::string validate(const RawEvent& raw, Event& ev) {
         return "field 'state' must be one of available, busy, paused, offline, got " + quoted(st.s);
       return {};
     }
+    case EventType::Extension:
+      return {};
     case EventType::Count:
       break;
   }

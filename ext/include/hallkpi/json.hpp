@@ -52,6 +52,24 @@ class JsonReader {
 
   const std::string& error() const { return error_; }
 
+  // The value of member `key` of the JSON object `object` (the last one when repeated,
+  // as everywhere); a string with escapes is decoded into `buf`. False when absent or
+  // unreadable. For the own fields of extension events (extension_record.hpp).
+  bool member(std::string_view object, std::string_view key, Value* out, std::string* buf) {
+    begin_ = p_ = object.data();
+    end_ = p_ + object.size();
+    bool found = false;
+    if (p_ == end_ || *p_ != '{') return false;
+    bool ok = members(
+        [&](std::string_view k) {
+          if (k != key) return skip(1);
+          found = true;
+          return value_into(*out, buf);
+        },
+        &key_buf_);
+    return ok && found;
+  }
+
  private:
   // Values nest at most this deep (the payload array and the event object count), so a
   // hostile payload of a million brackets is one rejection, never a deep recursion.
@@ -77,12 +95,15 @@ class JsonReader {
   }
 
   bool object(RawEvent& ev) {
-    return members(
+    const char* start = p_;
+    bool ok = members(
         [&](std::string_view key) {
           Field f = field_of(key);
           return f == F_COUNT ? skip(1) : value(ev, f);
         },
         &key_buf_);
+    ev.object = std::string_view(start, static_cast<size_t>(p_ - start));
+    return ok;
   }
 
   // Walks the object at p_ ('{'): for each member, on(key) is called with p_ at the
@@ -147,12 +168,13 @@ class JsonReader {
     }
   }
 
-  bool value(RawEvent& ev, Field f) {
-    Value& v = ev.f[f];
+  bool value(RawEvent& ev, Field f) { return value_into(ev.f[f], &ev.buf[f]); }
+
+  bool value_into(Value& v, std::string* buf) {
     char c = *p_;
     if (c == '"') {
       v.kind = Kind::String;
-      return string(&v.s, &ev.buf[f]);
+      return string(&v.s, buf);
     }
     if (c == '-' || (c >= '0' && c <= '9')) return number(v);
     if (c == '{' || c == '[') {
