@@ -22,4 +22,5 @@ PYBIND11_MODULE(_engine, m) {
   hallkpi::py_binding::register_engine(engine);
   hallkpi::py_binding::register_snapshot(engine);
   hallkpi::py_binding::register_columns(engine);
+  hallkpi::py_binding::register_store(m);
 }

@@ -67,5 +67,6 @@ void register_config(py::module_& m);
 void register_engine(py::class_<PyEngine>& cls);
 void register_snapshot(py::class_<PyEngine>& cls);
 void register_columns(py::class_<PyEngine>& cls);
+void register_store(py::module_& m);  // register_store.cpp: hallkpi load's one parse
 
 }  // namespace hallkpi::py_binding
