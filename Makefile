@@ -25,7 +25,7 @@ venv: $(PY)
 
 # Rebuilt when the package definition or the C++ sources change.
 # Folders are prerequisites too: strict editable installs only see files present at install.
-$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp) $(PACKAGE_DIRS)
+$(STAMP): $(PY) pyproject.toml setup.py $(wildcard ext/include/hallkpi/*.hpp ext/src/*.cpp ext/src/*.hpp) $(PACKAGE_DIRS)
 	@rm -f $(VENV)/.installed-*
 ifeq ($(INSTALL),regular)
 	$(PY) -m pip install --quiet ".[$(EXTRAS)]"
@@ -70,12 +70,12 @@ lint: install
 	$(VENV)/bin/ruff check core ingest telephony dashboards tests benches setup.py
 	$(VENV)/bin/ruff format --check core ingest telephony dashboards tests benches setup.py
 	$(VENV)/bin/mypy -p hallkpi.core -p hallkpi.ingest -p hallkpi.telephony -p hallkpi.dashboards
-	$(VENV)/bin/clang-format --dry-run --Werror ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/tests/*.hpp ext/bench/*.cpp ext/bench/*.hpp
+	$(VENV)/bin/clang-format --dry-run --Werror ext/include/hallkpi/*.hpp ext/src/*.cpp ext/src/*.hpp ext/tests/*.cpp ext/tests/*.hpp ext/bench/*.cpp ext/bench/*.hpp
 
 format: install
 	$(VENV)/bin/ruff format core ingest telephony dashboards tests benches setup.py
 	$(VENV)/bin/ruff check --fix core ingest telephony dashboards tests benches setup.py
-	$(VENV)/bin/clang-format -i ext/include/hallkpi/*.hpp ext/src/*.cpp ext/tests/*.cpp ext/tests/*.hpp ext/bench/*.cpp ext/bench/*.hpp
+	$(VENV)/bin/clang-format -i ext/include/hallkpi/*.hpp ext/src/*.cpp ext/src/*.hpp ext/tests/*.cpp ext/tests/*.hpp ext/bench/*.cpp ext/bench/*.hpp
 
 bench: install
 	$(PY) -m pytest benches -q -p no:cacheprovider --benchmark-columns=min,median,ops --benchmark-sort=name

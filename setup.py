@@ -6,9 +6,13 @@ Metadata lives in pyproject.toml. Environment switches:
 """
 
 import os
+from glob import glob
 
-from pybind11.setup_helpers import Pybind11Extension
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension
 from setuptools import setup
+
+# The binding is several small files (ext/src/register_*.cpp): compile them side by side.
+ParallelCompile("HALLKPI_BUILD_JOBS", default=2).install()
 
 flags = ["-Wall", "-Wextra", "-Wno-unused-parameter"]
 link: list[str] = []
@@ -24,7 +28,7 @@ setup(
     ext_modules=[
         Pybind11Extension(
             "hallkpi.core._engine",
-            ["ext/src/binding.cpp"],
+            sorted(glob("ext/src/*.cpp")),
             include_dirs=["ext/include"],
             cxx_std=17,
             extra_compile_args=flags,

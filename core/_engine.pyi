@@ -1,37 +1,70 @@
-# Stubs of the compiled module hallkpi.core._engine (ext/src/binding.cpp).
+# Stubs of the compiled module hallkpi.core._engine (ext/src/module.cpp, register_*.cpp).
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+HORIZON_UNITS: tuple[tuple[str, int], ...]
+ALERT_CLEAR_BELOW: float
+ALERT_CLEAR_ABOVE: float
+UPSTREAM_RULE: str
+
 def _set_invalid_event(cls: type[BaseException]) -> None: ...
 def kpi_names(scope: str) -> list[str]: ...
 def integer_kpis() -> list[str]: ...
 def extension_types() -> dict[str, list[tuple[str, str, bool]]]: ...
-def default_rules() -> list[
-    tuple[str, str, str, str, float, float, str | None, str | None, float]
-]: ...
+def default_rules() -> list[AlertRule]: ...
+def horizon_name(seconds: int) -> str: ...
+def horizon_seconds(name: str) -> int: ...
 
-class Engine:
+class AlertRule:
     def __init__(
         self,
-        horizons_s: list[int],
-        pane_ms: int,
-        tz_segments: list[tuple[int, int]],
-        short_abandon_s: float,
-        service_level_s: float,
-        default_handle_s: float,
-        opinion_sla_s: int,
-        rules: list[tuple[object, ...]],
-        configured_windows: list[tuple[str, int]],
-        halls: list[str],
-        max_payload_bytes: int,
-        max_lead_ms: int,
-        max_age_ms: int,
-        seq_grace_ms: int,
-        upstream_alert_ms: int,
-        max_producers: int,
+        name: str,
+        kpi: str,
+        horizon: str,
+        op: str,
+        threshold: float,
+        for_s: float = 0.0,
+        guard: tuple[str, str, float] | None = None,
     ) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def kpi(self) -> str: ...
+    @property
+    def horizon(self) -> str: ...
+    @property
+    def op(self) -> str: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def for_s(self) -> float: ...
+    @property
+    def guard(self) -> tuple[str, str, float] | None: ...
+
+class Config:
+    # Vector fields read as copies: assign a new list, do not mutate the one read.
+    horizons_s: list[int]
+    pane_ms: int
+    tz_segments: list[tuple[int, int]]
+    short_abandon_s: float
+    service_level_s: float
+    default_handle_s: float
+    opinion_sla_s: int
+    alert_rules: list[AlertRule]
+    configured_windows: list[tuple[str, int]]
+    halls: list[str]
+    max_payload_bytes: int
+    max_lead_ms: int
+    max_age_ms: int
+    seq_grace_ms: int
+    upstream_alert_s: int
+    max_producers: int
+    def __init__(self) -> None: ...
+
+class Engine:
+    def __init__(self, config: Config) -> None: ...
     def push(self, event: dict[str, Any]) -> bool: ...
     def _push_json(
         self, payload: bytes | bytearray | memoryview
@@ -69,3 +102,7 @@ class Engine:
     def halls(self) -> list[str]: ...
     def horizons(self) -> list[str]: ...
     def memory_bytes(self) -> int: ...
+
+class StoreChunker:
+    def __init__(self, max_payload_bytes: int) -> None: ...
+    def parse(self, data: bytes | bytearray | memoryview) -> dict[str, Any]: ...

@@ -50,6 +50,15 @@ from hallkpi.core import _engine
 from hallkpi.core.errors import ConfigError
 from hallkpi.core.timezone import DEFAULT_TIMEZONE
 
+
+def engine_defaults() -> _engine.Config:
+    """A new engine configuration holding the engine's own defaults (``Config`` in
+    ``engine.hpp``): Python reads them from there and never restates them."""
+    return _engine.Config()
+
+
+_DEFAULTS = engine_defaults()
+
 Op = Literal[">", ">=", "<", "<="]
 _OPS: tuple[str, ...] = (">", ">=", "<", "<=")
 
@@ -93,29 +102,25 @@ class AlertRule:
             else:
                 raise ConfigError(f"{where}: unknown KPI {kpi!r}")
 
-    def as_tuple(self) -> tuple[object, ...]:
+    def compiled(self) -> _engine.AlertRule:
         """The form the compiled engine takes."""
-        g = self.guard
-        return (
+        return _engine.AlertRule(
             self.name,
             self.kpi,
             self.horizon,
             self.op,
             float(self.threshold),
             float(self.for_s),
-            g[0] if g else None,
-            g[1] if g else None,
-            float(g[2]) if g else 0.0,
+            None if self.guard is None else (self.guard[0], self.guard[1], float(self.guard[2])),
         )
 
 
 def default_rules() -> list[AlertRule]:
-    """The KPIS.md default alert rules."""
-    rules = []
-    for name, kpi, horizon, op, threshold, for_s, gk, gh, gmin in _engine.default_rules():
-        guard = (gk, gh, gmin) if gk is not None and gh is not None else None
-        rules.append(AlertRule(name, kpi, horizon, _op(op, name), threshold, for_s, guard))
-    return rules
+    """The KPIS.md default alert rules (the engine's own, ``alerts.hpp``)."""
+    return [
+        AlertRule(r.name, r.kpi, r.horizon, _op(r.op, r.name), r.threshold, r.for_s, r.guard)
+        for r in _engine.default_rules()
+    ]
 
 
 def _op(op: object, rule: str) -> Op:
@@ -128,22 +133,22 @@ def _op(op: object, rule: str) -> Op:
 class EngineConfig:
     """Everything an Engine is built from; see :class:`hallkpi.core.Engine`."""
 
-    horizons_s: tuple[int, ...] = (300, 900, 3600)
-    pane_ms: int = 1000
+    horizons_s: tuple[int, ...] = tuple(_DEFAULTS.horizons_s)
+    pane_ms: int = _DEFAULTS.pane_ms
     timezone: str = DEFAULT_TIMEZONE
-    short_abandon_s: float = 5
-    service_level_s: float = 20
-    default_handle_s: float = 600
-    opinion_sla_s: int = 172800
+    short_abandon_s: float = _DEFAULTS.short_abandon_s
+    service_level_s: float = _DEFAULTS.service_level_s
+    default_handle_s: float = _DEFAULTS.default_handle_s
+    opinion_sla_s: int = _DEFAULTS.opinion_sla_s
     configured_windows: Mapping[str, int] | None = None
     alert_rules: Sequence[AlertRule] | None = None
     halls: tuple[str, ...] = ()
-    max_payload_bytes: int = 262144
-    max_lead_ms: int = 0
-    max_age_ms: int = 0
-    seq_grace_ms: int = 5000
-    upstream_alert_s: int = 900
-    max_producers: int = 65536
+    max_payload_bytes: int = _DEFAULTS.max_payload_bytes
+    max_lead_ms: int = _DEFAULTS.max_lead_ms
+    max_age_ms: int = _DEFAULTS.max_age_ms
+    seq_grace_ms: int = _DEFAULTS.seq_grace_ms
+    upstream_alert_s: int = _DEFAULTS.upstream_alert_s
+    max_producers: int = _DEFAULTS.max_producers
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def engine_kwargs(self) -> dict[str, Any]:

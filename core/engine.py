@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from hallkpi.core import _engine
-from hallkpi.core.config import AlertRule, EngineConfig, default_rules, load_config
+from hallkpi.core.config import AlertRule, EngineConfig, default_rules, engine_defaults, load_config
 from hallkpi.core.errors import ConfigError, InvalidEvent
 from hallkpi.core.timezone import DEFAULT_TIMEZONE, tz_segments
 
@@ -57,8 +57,13 @@ GapChange = dict[str, Any]
 """``{"producer", "epoch", "hall", "first_seq", "last_seq", "missing", "since_ts",
 "state", "ts"}`` with ``state`` ``"missing"`` (a hole reported) or ``"filled"`` (seqs of a
 reported hole that arrived late; ``missing`` is then how many)."""
-UPSTREAM_RULE = "events_lost_upstream"
+UPSTREAM_RULE: str = _engine.UPSTREAM_RULE
 """Name of the built-in alert on events lost upstream (see docs/SEMANTICS.md)."""
+ALERT_CLEAR_BELOW: float = _engine.ALERT_CLEAR_BELOW
+"""Hysteresis: a firing ``>``/``>=`` alert clears below ``threshold * ALERT_CLEAR_BELOW``."""
+ALERT_CLEAR_ABOVE: float = _engine.ALERT_CLEAR_ABOVE
+"""Hysteresis: a firing ``<``/``<=`` alert clears above ``threshold * ALERT_CLEAR_ABOVE``."""
+_D = engine_defaults()
 
 
 EXTENSION_TYPES: Mapping[str, tuple[tuple[str, str, bool], ...]] = {
@@ -136,22 +141,22 @@ class Engine(_engine.Engine):
     def __init__(
         self,
         *,
-        horizons_s: Sequence[int] = (300, 900, 3600),
-        pane_ms: int = 1000,
+        horizons_s: Sequence[int] = tuple(_D.horizons_s),
+        pane_ms: int = _D.pane_ms,
         timezone: str = DEFAULT_TIMEZONE,
-        short_abandon_s: float = 5,
-        service_level_s: float = 20,
-        default_handle_s: float = 600,
-        opinion_sla_s: int = 172800,
+        short_abandon_s: float = _D.short_abandon_s,
+        service_level_s: float = _D.service_level_s,
+        default_handle_s: float = _D.default_handle_s,
+        opinion_sla_s: int = _D.opinion_sla_s,
         configured_windows: Mapping[str, int] | None = None,
         alert_rules: Iterable[AlertRule] | None = None,
         halls: Iterable[str] = (),
-        max_payload_bytes: int = 262144,
-        max_lead_ms: int = 0,
-        max_age_ms: int = 0,
-        seq_grace_ms: int = 5000,
-        upstream_alert_s: int = 900,
-        max_producers: int = 65536,
+        max_payload_bytes: int = _D.max_payload_bytes,
+        max_lead_ms: int = _D.max_lead_ms,
+        max_age_ms: int = _D.max_age_ms,
+        seq_grace_ms: int = _D.seq_grace_ms,
+        upstream_alert_s: int = _D.upstream_alert_s,
+        max_producers: int = _D.max_producers,
     ) -> None:
         if pane_ms <= 0 or 900_000 % pane_ms:
             raise ConfigError(
@@ -188,24 +193,24 @@ class Engine(_engine.Engine):
         self.timezone = timezone
         self.alert_rules: tuple[AlertRule, ...] = tuple(rules)
         try:
-            super().__init__(
-                [int(h) for h in horizons_s],
-                int(pane_ms),
-                list(tz_segments(timezone)),
-                float(short_abandon_s),
-                float(service_level_s),
-                float(default_handle_s),
-                int(opinion_sla_s),
-                [r.as_tuple() for r in rules],
-                sorted((configured_windows or {}).items()),
-                list(halls),
-                int(max_payload_bytes),
-                max_lead_ms,
-                max_age_ms,
-                seq_grace_ms,
-                upstream_alert_s * 1000,
-                max_producers,
-            )
+            config = engine_defaults()
+            config.horizons_s = [int(h) for h in horizons_s]
+            config.pane_ms = int(pane_ms)
+            config.tz_segments = list(tz_segments(timezone))
+            config.short_abandon_s = float(short_abandon_s)
+            config.service_level_s = float(service_level_s)
+            config.default_handle_s = float(default_handle_s)
+            config.opinion_sla_s = int(opinion_sla_s)
+            config.alert_rules = [r.compiled() for r in rules]
+            config.configured_windows = sorted((configured_windows or {}).items())
+            config.halls = list(halls)
+            config.max_payload_bytes = int(max_payload_bytes)
+            config.max_lead_ms = max_lead_ms
+            config.max_age_ms = max_age_ms
+            config.seq_grace_ms = seq_grace_ms
+            config.upstream_alert_s = upstream_alert_s
+            config.max_producers = max_producers
+            super().__init__(config)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
 

@@ -18,6 +18,7 @@ import re
 from typing import Any, Literal
 
 from hallkpi.core.config import AlertRule
+from hallkpi.core.engine import ALERT_CLEAR_ABOVE, ALERT_CLEAR_BELOW
 from hallkpi.dashboards.query import DATASOURCE_UID, ClickHouseQueryBuilder, SqlQuery
 from hallkpi.dashboards.sdk import alerting_builder as alerting
 from hallkpi.dashboards.sdk import alerting_model, cogbuilder, common
@@ -66,10 +67,11 @@ def rule_uid(name: str) -> str:
 
 def recovery(rule: AlertRule) -> tuple[Comparison, float]:
     """Grafana's recovery threshold for the engine's hysteresis (KPIS.md: a firing alert
-    resolves below ``threshold * 0.9`` for ``>``/``>=`` rules, above ``* 1.1`` else)."""
+    resolves below ``threshold * 0.9`` for ``>``/``>=`` rules, above ``* 1.1`` else;
+    the factors are the engine's own, ``ALERT_CLEAR_BELOW``/``ABOVE``)."""
     if rule.op in (">", ">="):
-        return "lt", rule.threshold * 0.9
-    return "gt", rule.threshold * 1.1
+        return "lt", rule.threshold * ALERT_CLEAR_BELOW
+    return "gt", rule.threshold * ALERT_CLEAR_ABOVE
 
 
 def _data(

@@ -44,6 +44,7 @@ from hallkpi.core.config import AlertRule, EngineConfig, config_from_mapping
 from hallkpi.core.errors import ConfigError
 from hallkpi.core.staff_score import STAFF_WEIGHTS, staff_weights
 from hallkpi.core.timezone import DEFAULT_TIMEZONE
+from hallkpi.core.horizons import horizon_name
 from hallkpi.dashboards.errors import GrafanaConfigError
 
 Severity = Literal["critical", "warning", "info"]
@@ -186,7 +187,7 @@ class GrafanaSettings:
     severity: Mapping[str, Severity] = field(default_factory=dict)
     contact_points: tuple[ContactPointSpec, ...] = ()
     staff_weights: Mapping[str, float] = field(default_factory=lambda: dict(STAFF_WEIGHTS))
-    horizons: tuple[str, ...] = ("5m", "15m", "1h", "today")
+    horizons: tuple[str, ...] = (*(horizon_name(h) for h in EngineConfig().horizons_s), "today")
 
     def severity_of(self, rule: str) -> Severity:
         return self.severity.get(rule, DEFAULT_SEVERITY.get(rule, "warning"))
@@ -250,7 +251,7 @@ class GrafanaSettings:
         every = section.get("evaluate_every_s", 10)
         if isinstance(every, bool) or not isinstance(every, int) or not 10 <= every <= 3600:
             raise GrafanaConfigError("grafana.evaluate_every_s: whole seconds, 10 to 3600")
-        horizons = (*(_horizon_name(h) for h in config.horizons_s), "today")
+        horizons = (*(horizon_name(h) for h in config.horizons_s), "today")
         return cls(
             rules=rules,
             timezone=config.timezone,
@@ -273,13 +274,6 @@ class GrafanaSettings:
             staff_weights=_weights(doc.get("report", {})),
             horizons=horizons,
         )
-
-
-def _horizon_name(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _table(value: object, where: str) -> Mapping[str, Any]:

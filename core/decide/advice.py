@@ -38,21 +38,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from hallkpi.core.config import engine_defaults
 from hallkpi.core.decide.erlang import erlang_c_model, servers_needed
 from hallkpi.core.errors import ConfigError
+from hallkpi.core.horizons import horizon_seconds
 
 Kind = Literal["windows", "agents"]
 Action = Literal["open", "close", "ok", "idle"]
 
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 T = TypeVar("T")
-
-
-def horizon_seconds(name: str) -> int:
-    """Seconds of a sliding horizon name (``15m`` -> 900); ConfigError if not one."""
-    if len(name) < 2 or name[-1] not in _UNIT_S or not name[:-1].isdigit() or name[:-1] == "0":
-        raise ConfigError(f"not a sliding horizon name: {name!r} (e.g. '15m', '1h')")
-    return int(name[:-1]) * _UNIT_S[name[-1]]
 
 
 def section_settings(cls: type[T], raw: Mapping[str, Any], section: str, **base: Any) -> T:
@@ -103,7 +97,7 @@ class AdviceSettings:
     target_level: float = 0.8
     call_target_wait_s: float = 20.0
     call_target_level: float = 0.8
-    default_handle_s: float = 600.0  # [engine] default_handle_s
+    default_handle_s: float = engine_defaults().default_handle_s  # [engine] default_handle_s
     call_default_handle_s: float = 180.0
     overhead_s: float = 0.0
     backlog_clear_s: float = 3600.0

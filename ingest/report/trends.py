@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from hallkpi.core.engine import GAUGE_KPIS, INTEGER_KPIS, WINDOWED_KPIS
+from hallkpi.core.errors import ConfigError
+from hallkpi.core.horizons import horizon_name, horizon_seconds
 from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.errors import StoreConfigError
 from hallkpi.ingest.report.history_sql import WINDOWED_SQL, row_source
@@ -29,24 +30,16 @@ from hallkpi.ingest.store.sql import ident
 
 Source = Literal["auto", "events", "kpis"]
 Agg = Literal["avg", "max", "min", "last"]
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _AGG_SQL = {"avg": "avg({k})", "max": "max({k})", "min": "min({k})", "last": "argMax({k}, ts)"}
 
 
 def parse_duration(text: str) -> int:
     """``30s``, ``15m``, ``1h``, ``1d`` -> seconds."""
-    m = re.fullmatch(r"(\d+)([smhd])", text.strip())
-    if not m or int(m.group(1)) == 0:
-        raise StoreConfigError(f"bucket {text!r}: use a number and s, m, h or d (15m, 1h, 1d)")
-    return int(m.group(1)) * _UNITS[m.group(2)]
-
-
-def horizon_name(seconds: int) -> str:
-    """The engine's name of a horizon of ``seconds`` (docs/SEMANTICS.md)."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    try:
+        return horizon_seconds(text.strip())
+    except ConfigError:
+        msg = f"bucket {text!r}: use a number and s, m, h or d (15m, 1h, 1d)"
+        raise StoreConfigError(msg) from None
 
 
 @dataclass(frozen=True)

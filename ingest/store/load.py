@@ -1,7 +1,7 @@
 """``hallkpi load EVENTS.jsonl --store URL``: bulk load of a JSON-lines file of events.
 
-Each chunk of lines is validated by a throwaway Engine (the engine decides what is
-valid, so the store holds exactly what ``hallkpi replay FILE`` applies) and decoded into
+Each chunk of lines is parsed once, in C++: validated as the engine validates (so the
+store holds exactly what ``hallkpi replay FILE`` applies) and laid out as the store's
 columns (:mod:`load_chunk`, in worker processes for big inputs); here the chunks are
 taken in file order, de-duplicated by ``id`` across chunks (first valid arrival wins,
 as in the engine) and written through the :class:`StoreWriter`. Rejected and duplicate arrivals
@@ -85,7 +85,7 @@ class Loader:
         self.writer = writer
         self.report = LoadReport()
         self.dead: list[DeadLetter] = []
-        self.seen: set[str] = set()
+        self.seen: set[int] = set()
         self.base = time.time_ns()
         self.arrivals = 0
         self.clock = 0  # largest valid ts so far (stamps rejected lines)
@@ -112,10 +112,10 @@ class Loader:
     def _events(self, r: ChunkResult, line0: int, seq0: int) -> None:
         cols = r.columns
         assert cols is not None
-        fresh = set(r.ids)
+        fresh = r.id_hash.tolist()  # the engine's id hash: what it de-duplicates by
         if not self.seen.isdisjoint(fresh):  # ids seen in an earlier chunk
-            keep = np.fromiter((i not in self.seen for i in r.ids), bool, len(r.ids))
-            halls = cols["hall"].to_list()
+            keep = np.fromiter((i not in self.seen for i in fresh), bool, len(fresh))
+            halls, ids = cols["hall"].to_list(), cols["id"].to_list()
             for k in np.flatnonzero(~keep).tolist():
                 row = (
                     line0 + int(r.positions[k]),
@@ -123,14 +123,14 @@ class Loader:
                     int(cols["ts"][k]),
                     "duplicate",
                     halls[k],
-                    r.ids[k],
+                    ids[k],
                     "",
                 )
                 self.dead.append((*row, b""))
             self.report.duplicates += int((~keep).sum())
             self.dead.sort(key=lambda d: d[1])
             cols = take(cols, keep)
-        self.seen |= fresh
+        self.seen.update(fresh)
         cols["ingest_seq"] = cols["ingest_seq"] + np.uint64(seq0)
         self.report.events += len(cols["ts"])
         self.writer.add("events", cols)

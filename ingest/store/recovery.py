@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 from hallkpi.core.engine import Engine, PushResult
+from hallkpi.core.horizons import horizon_seconds
 from hallkpi.core.timezone import DEFAULT_TIMEZONE
 from hallkpi.ingest.store.carry_over import CARRY_OVER_DAYS, NO_RANGE, read_older
 from hallkpi.ingest.store.connection import Store, store_from_url
@@ -292,12 +293,9 @@ def recovery_start(now_ms: int, longest_horizon_s: int, timezone: str) -> int:
     return min(round(midnight.timestamp() * 1000), now_ms - longest_horizon_s * 1000)
 
 
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def longest_horizon_s(engine: Engine) -> int:
     """The longest sliding horizon of ``engine`` in seconds (from its names: 5m, 1h...)."""
-    return max(int(name[:-1]) * _UNIT_S[name[-1]] for name in engine.horizons() if name != "today")
+    return max(horizon_seconds(name) for name in engine.horizons() if name != "today")
 
 
 def recover(

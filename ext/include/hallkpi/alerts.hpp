@@ -75,6 +75,10 @@ inline std::vector<AlertRule> default_alert_rules() {
   return r;
 }
 
+// Hysteresis (KPIS.md): a firing alert clears once its KPI is back past the threshold
+// by 10 %: below threshold x kClearBelow for > and >=, above threshold x kClearAbove else.
+inline constexpr double kClearBelow = 0.9, kClearAbove = 1.1;
+
 enum class AlertStateKind : uint8_t { Ok, Pending, Firing };
 
 inline const char* state_name(AlertStateKind s) {
@@ -105,12 +109,18 @@ struct AlertChange {
   std::string detail = {};  // only the built-in events_lost_upstream alert has one
 };
 
-// Horizon names: a multiple of 86400 s is "Nd", of 3600 "Nh", of 60 "Nm", else "Ns".
+// The one table of horizon names <-> seconds (exported to Python as HORIZON_UNITS):
+// a horizon is named by its longest unit that divides it ("15m", "1h", "90s", "2d").
+struct HorizonUnit {
+  char suffix;
+  int64_t seconds;
+};
+inline constexpr HorizonUnit kHorizonUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+
 inline std::string horizon_name(int64_t seconds) {
-  if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
-  if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
-  if (seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
-  return std::to_string(seconds) + "s";
+  for (const HorizonUnit& u : kHorizonUnits)
+    if (seconds % u.seconds == 0) return std::to_string(seconds / u.seconds) + u.suffix;
+  return std::to_string(seconds) + "s";  // not reached: the last unit divides everything
 }
 
 // Seconds of a horizon name ("15m", "1h", "90s", "2d", or plain seconds "900").
@@ -124,11 +134,10 @@ inline int64_t horizon_seconds(const std::string& name) {
     ++i;
   }
   if (i == 0 || n <= 0) throw std::invalid_argument("bad horizon name: '" + name + "'");
-  std::string unit = name.substr(i);
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  if (unit == "d") return n * 86400;
+  if (i == name.size()) return n;
+  if (i + 1 == name.size())
+    for (const HorizonUnit& u : kHorizonUnits)
+      if (name[i] == u.suffix) return n * u.seconds;
   throw std::invalid_argument("bad horizon name: '" + name +
                               "' (use seconds or a number with s, m, h, d)");
 }

@@ -996,7 +996,7 @@ class Engine {
           if (std::isfinite(c)) target->push_back(c);
     };
     for (const auto& r : rules_) {
-      note(r.kpi, r.horizon, {r.threshold, r.threshold * 0.9, r.threshold * 1.1});
+      note(r.kpi, r.horizon, {r.threshold, r.threshold * kClearBelow, r.threshold * kClearAbove});
       if (r.guard) note(r.guard_kpi, r.guard_horizon, {r.guard_min});
     }
     for (size_t i = 0; i < sliding.size(); ++i)
@@ -1090,7 +1090,8 @@ class Engine {
           break;
         case AlertStateKind::Firing: {
           const bool upward = r.op == Op::Gt || r.op == Op::Ge;
-          const bool passed = upward ? v < r.threshold * 0.9 : v > r.threshold * 1.1;
+          const bool passed =
+              upward ? v < r.threshold * kClearBelow : v > r.threshold * kClearAbove;
           if (!guard_ok || std::isnan(v) || passed) {
             st.state = AlertStateKind::Ok;
             emit(h, i, v);

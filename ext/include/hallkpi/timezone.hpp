@@ -34,6 +34,13 @@ class TimeZone {
     }
   }
 
+  // The segments as given (the first one starting at INT64_MIN).
+  std::vector<std::pair<int64_t, int64_t>> segments() const {
+    std::vector<std::pair<int64_t, int64_t>> out;
+    for (size_t i = 0; i < starts_.size(); ++i) out.emplace_back(starts_[i], offsets_[i]);
+    return out;
+  }
+
   int64_t offset_at(int64_t utc_ms) const {
     size_t i = cache_;
     if (i < starts_.size() && starts_[i] <= utc_ms &&
