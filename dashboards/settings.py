@@ -42,9 +42,9 @@ from urllib.parse import unquote, urlsplit
 
 from hallkpi.core.config import AlertRule, EngineConfig, config_from_mapping
 from hallkpi.core.errors import ConfigError
+from hallkpi.core.horizons import horizon_name
 from hallkpi.core.staff_score import STAFF_WEIGHTS, staff_weights
 from hallkpi.core.timezone import DEFAULT_TIMEZONE
-from hallkpi.core.horizons import horizon_name
 from hallkpi.dashboards.errors import GrafanaConfigError
 
 Severity = Literal["critical", "warning", "info"]

@@ -38,7 +38,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from hallkpi.core.config import engine_defaults
 from hallkpi.core.decide.erlang import erlang_c_model, servers_needed
 from hallkpi.core.errors import ConfigError
 from hallkpi.core.horizons import horizon_seconds
@@ -97,7 +96,7 @@ class AdviceSettings:
     target_level: float = 0.8
     call_target_wait_s: float = 20.0
     call_target_level: float = 0.8
-    default_handle_s: float = engine_defaults().default_handle_s  # [engine] default_handle_s
+    default_handle_s: float = 600.0  # [engine] default_handle_s
     call_default_handle_s: float = 180.0
     overhead_s: float = 0.0
     backlog_clear_s: float = 3600.0

@@ -180,3 +180,11 @@ def test_settings_from_the_configuration_file() -> None:
         with pytest.raises(ConfigError):
             AdviceSettings.from_config(bad)
     assert horizon_seconds("15m") == 900 and horizon_seconds("1h") == 3600
+
+
+def test_advice_default_handle_time_is_the_engines() -> None:
+    # core.decide is pure maths (it may not import the engine face); its one restated
+    # engine default is held to the engine's own value here.
+    from hallkpi.core.config import engine_defaults
+
+    assert AdviceSettings().default_handle_s == engine_defaults().default_handle_s

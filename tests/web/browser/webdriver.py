@@ -120,7 +120,8 @@ class Browser:
                 return json.loads(r.read())["value"]
         except urllib.error.HTTPError as e:
             value = json.loads(e.read() or b"{}").get("value", {})
-            raise WebDriverError(f"{method} {path}: {value.get('error')}: {value.get('message')}")
+            message = f"{method} {path}: {value.get('error')}: {value.get('message')}"
+            raise WebDriverError(message) from e
 
     def _s(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return self._call(method, f"/session/{self.session}{path}", body)
@@ -166,7 +167,9 @@ class Browser:
         raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
     def wait_text(self, css: str, needle: str, timeout: float = 20) -> str:
-        return str(self.wait(lambda: needle in (t := self.text(css)) and t, f"{needle!r} in {css}", timeout))
+        what = f"{needle!r} in {css}"
+        found = self.wait(lambda: needle in (t := self.text(css)) and t, what, timeout)
+        return str(found)
 
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
