@@ -75,8 +75,7 @@ class Engine:
     def _push_columns(
         self,
         columns: dict[str, npt.NDArray[Any]],
-        trace_kpi: str | None,
-        trace_horizon: str | None,
+        traces: list[tuple[str, str]],
     ) -> tuple[
         tuple[int, int, int, list[tuple[int, str]], list[tuple[int, dict[str, Any]]]],
         npt.NDArray[np.float64] | None,

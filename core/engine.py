@@ -233,7 +233,7 @@ class Engine(_engine.Engine):
         self,
         columns: Mapping[str, npt.NDArray[Any]],
         *,
-        trace: tuple[str, str] | None = None,
+        trace: tuple[str, str] | Sequence[tuple[str, str]] | None = None,
     ) -> tuple[PushResult, npt.NDArray[np.float64] | None]:
         """Applies a columnar batch of events (for backfills), row by row in order.
 
@@ -244,10 +244,16 @@ class Engine(_engine.Engine):
         absent); optionally ``producer``, ``seq``, ``epoch`` (EVENT_SEQUENCE_FIELDS).
         With ``trace=(kpi, horizon)`` it also returns, for every row, that KPI of the
         row's hall right after the row was applied (NaN for a rejected or
-        duplicate row); use horizon ``"now"`` for gauges.
+        duplicate row); use horizon ``"now"`` for gauges. With a list of such pairs it
+        returns them all, one column each (shape ``(rows, len(trace))``): a backfill
+        gets every figure it needs from one pass.
         """
-        kpi, horizon = trace if trace is not None else (None, None)
-        result, values = self._push_columns(dict(columns), kpi, horizon)
+        single = trace is not None and len(trace) == 2 and isinstance(trace[0], str)
+        given = [] if trace is None else [trace] if single else trace
+        pairs = [(str(p[0]), str(p[1])) for p in given]
+        result, values = self._push_columns(dict(columns), pairs)
+        if single and values is not None:
+            values = values[:, 0]
         return PushResult._of(result), values  # noqa: SLF001 (PushResult's own constructor, this module)
 
     def advance(self, now_ms: int) -> list[AlertChange]:

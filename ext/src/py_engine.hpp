@@ -42,8 +42,7 @@ class PyEngine {
   py::list alert_states() const;
 
   // register_columns.cpp: numpy columns in and out.
-  py::tuple push_columns(const py::dict& cols, const py::object& trace_kpi,
-                         const py::object& trace_horizon);
+  py::tuple push_columns(const py::dict& cols, const py::list& traces);
   py::dict snapshot_columns();
   py::dict staff_columns();
 

@@ -62,8 +62,7 @@ py::array_t<int64_t> filled(size_t rows, int64_t v) {
 }  // namespace
 
 // Columnar batch: numpy columns, one row per event (see hallkpi.core.Engine.push_columns).
-py::tuple PyEngine::push_columns(const py::dict& cols, const py::object& trace_kpi,
-                                 const py::object& trace_horizon) {
+py::tuple PyEngine::push_columns(const py::dict& cols, const py::list& traces) {
   if (!cols.contains("ts") || !cols.contains("type") || !cols.contains("id") ||
       !cols.contains("hall"))
     throw py::value_error("columns 'id', 'type', 'ts' and 'hall' are required");
@@ -80,23 +79,31 @@ py::tuple PyEngine::push_columns(const py::dict& cols, const py::object& trace_k
   // Contract v1.1: seq -1 and epoch 0 mean absent (as an empty producer does).
   const NumColumn<int64_t> seq(cols, "seq", n, "integers"), epoch(cols, "epoch", n, "integers");
 
-  const bool tracing = !trace_kpi.is_none();
-  Kpi tk = Kpi::Count;
-  size_t th = 0;
-  if (tracing) {
-    if (!kpi_by_name(trace_kpi.cast<std::string>(), &tk))
-      throw py::value_error("unknown KPI '" + trace_kpi.cast<std::string>() + "'");
-    std::string hn = trace_horizon.is_none() ? "now" : trace_horizon.cast<std::string>();
-    if (kpi_info(tk).scope == Scope::Windowed) {
-      th = engine_.output_count();
+  // The traced figures: (KPI, output horizon) pairs, one column each of the trace.
+  struct Traced {
+    Kpi kpi;
+    size_t output;
+    bool gauge;
+  };
+  std::vector<Traced> traced;
+  for (const py::handle t : traces) {
+    auto [kname, hname] = t.cast<std::pair<std::string, std::string>>();
+    Traced x{Kpi::Count, 0, false};  // kpi_by_name knows the hall KPIs, not per-staff ones
+    if (!kpi_by_name(kname, &x.kpi)) throw py::value_error("unknown KPI '" + kname + "'");
+    x.gauge = kpi_info(x.kpi).scope == Scope::Gauge;
+    if (kpi_info(x.kpi).scope == Scope::Windowed) {
+      x.output = engine_.output_count();
       for (size_t o = 0; o < engine_.output_count(); ++o)
-        if (engine_.output_name(o) == hn) th = o;
-      if (th == engine_.output_count())
-        throw py::value_error("horizon '" + hn + "' is not an output horizon");
+        if (engine_.output_name(o) == hname) x.output = o;
+      if (x.output == engine_.output_count())
+        throw py::value_error("horizon '" + hname + "' is not an output horizon");
     }
+    traced.push_back(x);
   }
-  py::array_t<double> trace(tracing ? n : 0);
-  double* tr = tracing ? trace.mutable_data() : nullptr;
+  const size_t k = traced.size();
+  py::array_t<double> trace(
+      std::vector<py::ssize_t>{static_cast<py::ssize_t>(k ? n : 0), static_cast<py::ssize_t>(k)});
+  double* tr = k ? trace.mutable_data() : nullptr;
   auto tsv = ts.unchecked<1>();
   PushResult res;
   for (size_t i = 0; i < n; ++i) {
@@ -118,18 +125,20 @@ py::tuple PyEngine::push_columns(const py::dict& cols, const py::object& trace_k
       ++res.rejected;
       res.rejections.push_back({i, std::move(reason)});
     }
-    if (tracing) {
-      double v = NAN;
+    if (k) {
+      double* row = tr + i * k;
+      std::fill(row, row + k, NAN);
       if (o == Outcome::Applied && raw_.f[F_HALL].kind == Kind::String) {
-        int64_t h = engine_.find_hall(raw_.f[F_HALL].s);
+        const int64_t h = engine_.find_hall(raw_.f[F_HALL].s);
         if (h >= 0)
-          v = kpi_info(tk).scope == Scope::Gauge ? engine_.gauge(static_cast<size_t>(h), tk)
-                                                 : engine_.windowed(static_cast<size_t>(h), th, tk);
+          for (size_t j = 0; j < k; ++j)
+            row[j] = traced[j].gauge ? engine_.gauge(static_cast<size_t>(h), traced[j].kpi)
+                                     : engine_.windowed(static_cast<size_t>(h), traced[j].output,
+                                                        traced[j].kpi);
       }
-      tr[i] = v;
     }
   }
-  return py::make_tuple(result_tuple(res), tracing ? py::object(trace) : py::object(py::none()));
+  return py::make_tuple(result_tuple(res), k ? py::object(trace) : py::object(py::none()));
 }
 
 // One row per hall x output horizon; gauges repeated on each row of a hall. Filled hall
@@ -197,8 +206,8 @@ py::dict PyEngine::staff_columns() {
 }
 
 void register_columns(py::class_<PyEngine>& cls) {
-  cls.def("_push_columns", &PyEngine::push_columns, py::arg("columns"), py::arg("trace_kpi"),
-          py::arg("trace_horizon"), "Columnar batch of events.")
+  cls.def("_push_columns", &PyEngine::push_columns, py::arg("columns"), py::arg("traces"),
+          "Columnar batch of events; traces: (kpi, horizon) pairs read after each row.")
       .def("snapshot_columns", &PyEngine::snapshot_columns, "One row per hall x horizon.")
       .def("staff_columns", &PyEngine::staff_columns, "One row per hall x staff x horizon.");
 }

@@ -186,6 +186,16 @@ def test_push_columns_matches_push_and_traces_a_kpi() -> None:
     assert none is None and r.rejections[0][0] == 1 and "unknown type" in r.rejections[0][1]
     with pytest.raises(ValueError, match="required"):
         Engine().push_columns({"ts": cols["ts"]})
+    # several figures in one pass: one column each, as each traced alone
+    figures = [("waiting", "now"), ("wait_p90_s", "15m"), ("wait_mean_s", "1h")]
+    _, many = Engine().push_columns(cols, trace=figures)
+    assert many is not None and many.shape == (100, 3)
+    for j, figure in enumerate(figures):
+        _, alone = Engine().push_columns(cols, trace=figure)
+        assert alone is not None
+        np.testing.assert_array_equal(many[:, j], alone)
+    with pytest.raises(ValueError, match="unknown KPI 'dissatisfied'"):  # a per-staff one
+        Engine().push_columns(cols, trace=[("rating_mean", "15m"), ("dissatisfied", "15m")])
 
 
 def test_advance_returns_changes_and_never_moves_clock_back() -> None:
