@@ -32,7 +32,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "ingest", "telephony", "dashboards")
-ROOMS = ("store", "service", "report", "decide", "demo")
+ROOMS = ("store", "service", "report", "decide", "demo", "credit")
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "core": ("hallkpi.ingest", "hallkpi.telephony", "hallkpi.dashboards"),
@@ -51,6 +51,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "ingest.report": ("hallkpi.ingest.service", "hallkpi.ingest.decide", "hallkpi.ingest.demo"),
     "ingest.decide": ("hallkpi.ingest.service", "hallkpi.ingest.demo"),
     "ingest.demo": (),
+    "ingest.credit": (
+        "hallkpi.ingest.service",
+        "hallkpi.ingest.report",
+        "hallkpi.ingest.decide",
+        "hallkpi.ingest.demo",
+    ),
 }
 GLUE = ("hallkpi.ingest.store.cli_options", "hallkpi.ingest.decide.options")
 OWN_PRIVATE = {("hallkpi.core", "_engine")}  # the extension module, core's own
