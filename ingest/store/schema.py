@@ -18,6 +18,8 @@ the engine's ``snapshot_columns()``/``staff_columns()``):
 * ``extension_events``: events of the extension families (contract v1.2: appointments,
   remote tickets, quotes and the families other rooms add): the common fields and the
   type's own fields as one JSON object string (migration 5). Collapses like ``events``.
+* ``credit_taxpayers``, ``credit_facts``, ``credit_results``: taxpayer credit (migration 7,
+  docs/CREDIT.md).
 * ``schema_migrations``: the versions applied.
 
 With ``cluster`` every statement is ``ON CLUSTER``, each table is a Replicated* table
@@ -207,6 +209,72 @@ EXTENSION_EVENTS = Table(
     version="arrival_rank",
     materialized=(("arrival_rank", "UInt64", "bitNot(ingest_seq)"),),
 )
+# Taxpayer credit (migration 7; hallkpi.ingest.credit, docs/CREDIT.md): profiles and
+# facts as imported (a record re-imported replaces the earlier copy), results per
+# evaluation (year, taxpayer, as_of; a re-evaluation replaces the earlier result).
+CREDIT_TAXPAYERS = Table(
+    "credit_taxpayers",
+    (
+        ("taxpayer", "String"),
+        ("name", "String"),
+        ("legal_rep", "String"),
+        ("county", LC),
+        ("industry", LC),
+        ("established", "Nullable(Date)"),
+        ("no_income_years", "Array(UInt16)"),
+        ("nonrecurring_missing_years", "Array(UInt16)"),
+        ("ingest_seq", "UInt64"),
+    ),
+    order_by=("taxpayer",),
+    version="ingest_seq",
+    partition_by=None,
+    ttl_column=None,
+    shard_key="cityHash64(taxpayer)",
+)
+CREDIT_FACTS = Table(
+    "credit_facts",
+    (
+        ("taxpayer", "String"),
+        ("code", LC),
+        ("date", "Date"),
+        ("record", "String"),
+        ("amount", "Float64"),
+        ("refers_to", "String"),
+        ("detail", "String"),  # JSON object: main_facts, legal_basis, penalty (optional)
+        ("source", "String"),
+        ("ingest_seq", "UInt64"),
+    ),
+    order_by=("taxpayer", "record"),
+    version="ingest_seq",
+    partition_by="toYear(date)",
+    ttl_column=None,
+    shard_key="cityHash64(taxpayer)",
+)
+CREDIT_RESULTS = Table(
+    "credit_results",
+    (
+        ("year", "UInt16"),
+        ("taxpayer", "String"),
+        ("as_of", "Date"),
+        ("provisional", "UInt8"),
+        ("county", LC),
+        ("industry", LC),
+        ("start", "Float64"),
+        ("score", "Float64"),
+        ("grade", LC),
+        ("reason", "String"),
+        ("deductions", "String"),  # JSON list: code, record, date, points, restored, ...
+        ("direct_d", "Array(String)"),
+        ("lifted", "Array(String)"),
+        ("catalogue", "String"),  # versions of the catalogues used, JSON
+        ("evaluated_seq", "UInt64"),
+    ),
+    order_by=("year", "taxpayer", "as_of"),
+    version="evaluated_seq",
+    partition_by="year",
+    ttl_column=None,
+    shard_key="cityHash64(taxpayer)",
+)
 MIGRATIONS_TABLE = Table(
     "schema_migrations",
     (("version", "UInt32"), ("name", "String"), ("applied_at", TS)),
@@ -329,6 +397,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "live staffing advice", _tables(ADVICE)),
     Migration(4, "event producer, sequence and epoch; upstream gaps", _producer_fields),
     Migration(5, "extension events (contract v1.2)", _tables(EXTENSION_EVENTS)),
+    Migration(7, "taxpayer credit", _tables(CREDIT_TAXPAYERS, CREDIT_FACTS, CREDIT_RESULTS)),
 )
 """Applied in order, each once; a new one only ever appends to this tuple."""
 
