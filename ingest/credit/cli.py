@@ -21,13 +21,12 @@ from typing import Any
 
 from hallkpi.core.credit import uscc
 from hallkpi.core.credit.catalogue import Catalogue, load_catalogue
-from hallkpi.core.credit.evaluate import CreditError, evaluate, evaluate_taxpayer, grade_counts
+from hallkpi.core.credit.evaluate import CreditError, evaluate_taxpayer
 from hallkpi.core.errors import CommandError
 from hallkpi.ingest.credit import publish as pub
 from hallkpi.ingest.credit import store as cs
-from hallkpi.ingest.credit.imports import read_export
+from hallkpi.ingest.credit.ops import evaluate_store, import_files, publish_store
 from hallkpi.ingest.store.cli_options import add_store_options, store_from_args
-from hallkpi.ingest.store.connection import Store
 from hallkpi.ingest.store.schema import ensure_schema
 
 GRADES = ("A", "B", "M", "C", "D")
@@ -53,46 +52,17 @@ def run_import(args: argparse.Namespace) -> int:
     refused = 0
     with store_from_args(args) as store:
         ensure_schema(store)
-        for name in args.files:
-            parsed = read_export(Path(name), cat)
-            if parsed.kind == "facts":
-                cs.insert_facts(store, parsed.facts, Path(name).name, parsed.details)
-            else:
-                cs.insert_profiles(store, parsed.profiles)
+        for parsed in import_files(store, [Path(n) for n in args.files], cat):
             bad = sum(parsed.refused.values())
             refused += bad
             why = ", ".join(f"{r} {n}" for r, n in sorted(parsed.refused.items()))
             print(
-                f"{name}: {parsed.kind}, {parsed.accepted} imported, {bad} refused"
+                f"{parsed.path}: {parsed.kind}, {parsed.accepted} imported, {bad} refused"
                 + (f" ({why})" if why else "")
             )
             for line in parsed.examples:
                 print(f"  refused {line}", file=sys.stderr)
     return 1 if refused and args.strict else 0
-
-
-def evaluate_store(
-    store: Store,
-    catalogue: Catalogue,
-    year: int,
-    *,
-    county: str | None = None,
-    as_of: dt.date | None = None,
-) -> dict[str, int]:
-    """Evaluates the facts in scope, stores the results, returns the grade counts."""
-    profiles = cs.read_profiles(store)
-    facts, _ = cs.read_facts(store, profiles, county=county)
-    scoped = (
-        profiles
-        if county is None
-        else {t: p for t, p in profiles.items() if cs.county_of(t, p) == county}
-    )
-    try:
-        results = evaluate(facts, catalogue, year, profiles=scoped, as_of=as_of)
-    except CreditError as exc:
-        raise CommandError(str(exc)) from exc
-    cs.insert_results(store, results.values(), profiles, catalogue.versions)
-    return grade_counts(results.values())
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -211,22 +181,12 @@ def run_publish(args: argparse.Namespace) -> int:
     day = _date(args.on) or dt.date.today()
     with store_from_args(args) as store:
         ensure_schema(store)
-        profiles = cs.read_profiles(store)
-        results = cs.read_results(store, args.year, county=args.county)
-        facts, details = cs.read_facts(store, profiles, county=args.county)
-    cases, removed = pub.blacklist(facts, details, profiles, cat, day, years=args.years)
-    paths = pub.write_publication(
-        Path(args.out),
-        year=args.year,
-        day=day,
-        a_list=pub.a_grade(results, profiles),
-        cases=cases,
-        removed=removed,
-        years=args.years,
-    )
+        n_a, n_cases, n_removed, paths = publish_store(
+            store, cat, args.year, Path(args.out), day, county=args.county, years=args.years
+        )
     print(
-        f"A grade {args.year}: {sum(r.grade == 'A' for r in results)}, blacklist on {day}: "
-        f"{len(cases)}, removed: {len(removed)}; wrote {', '.join(p.name for p in paths)}"
+        f"A grade {args.year}: {n_a}, blacklist on {day}: {n_cases}, removed: {n_removed}; "
+        f"wrote {', '.join(p.name for p in paths)}"
     )
     return 0
 

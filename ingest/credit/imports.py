@@ -69,8 +69,12 @@ class RowError(ValueError):
 
 def _rows(path: Path) -> tuple[list[str], Iterator[tuple[int, Mapping[str, Any]]]]:
     if path.suffix.lower() == ".parquet":
-        import polars as pl
-
+        try:
+            import polars as pl
+        except ImportError:
+            raise CommandError(
+                f"{path}: reading Parquet needs polars (pip install polars)"
+            ) from None
         try:
             frame = pl.read_parquet(path)
         except Exception as exc:  # polars raises several kinds for a bad file

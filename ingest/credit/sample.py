@@ -11,12 +11,15 @@ year) -> M, ``published`` (major violation case, D12) -> D and on the blacklist,
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hallkpi.core.credit import uscc
 from hallkpi.core.credit.evaluate import REPAIR, Fact, Profile
+from hallkpi.ingest.credit.imports import FACT_COLUMNS, FACT_OPTIONAL, PROFILE_OPTIONAL
 from hallkpi.ingest.credit.store import Detail
 
 COUNTIES = {"350102": "鼓楼区", "350103": "台江区", "350121": "闽侯县"}
@@ -133,3 +136,44 @@ def generate(n: int = 500, year: int = 2025, seed: int = 16) -> Sample:
         if rnd.random() < 0.01:
             add(t, rnd.choice(("D01", "D05", "D06")), d(year, rnd.randint(1, 12), 5))
     return s
+
+
+def write_csv(s: Sample, folder: Path) -> tuple[Path, Path]:
+    """The sample as the two exports a tax system would give: taxpayers.csv, facts.csv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tax, facts = folder / "taxpayers.csv", folder / "facts.csv"
+    with tax.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(("taxpayer", "name", *PROFILE_OPTIONAL))
+        for p in s.profiles:
+            w.writerow(
+                (
+                    p.taxpayer,
+                    p.name,
+                    p.legal_rep,
+                    p.county,
+                    p.industry,
+                    p.established.isoformat() if p.established else "",
+                    ";".join(map(str, sorted(p.no_income_years))),
+                    ";".join(map(str, sorted(p.nonrecurring_missing_years))),
+                )
+            )
+    with facts.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow((*FACT_COLUMNS, *FACT_OPTIONAL))
+        for f in s.facts:
+            d = s.details.get(f.record) or Detail()
+            w.writerow(
+                (
+                    f.taxpayer,
+                    f.code,
+                    f.date.isoformat(),
+                    f.record,
+                    f"{f.amount:g}",
+                    f.refers_to,
+                    d.main_facts,
+                    d.legal_basis,
+                    d.penalty,
+                )
+            )
+    return tax, facts

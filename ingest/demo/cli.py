@@ -8,7 +8,9 @@ serve`` does with the wall clock); raw events, KPI rows (every 60 simulated seco
 staff rows (every 10 simulated minutes) and alert changes go through a StoreWriter
 into chDB at ``DATA/store`` (spool ``DATA/spool``). A rich wall screen shows every
 hall live; without a terminal a progress line is printed every simulated hour. At the
-end a summary is printed, ``DATA/summary.json`` and ``DATA/report.html`` written.
+end a summary is printed, ``DATA/summary.json`` and ``DATA/report.html`` written; then
+taxpayer credit is shown (:mod:`hallkpi.ingest.demo.credit`: a sample imported into
+``DATA/store`` database ``credit``, evaluated, published to ``DATA/credit``).
 
 Each run starts afresh: ``DATA/store`` and ``DATA/spool`` of an earlier run are
 deleted first. ``--mqtt`` runs the same day through a local Mosquitto and ``hallkpi
@@ -45,6 +47,7 @@ def prepare(opts: DemoOptions) -> None:
     data.mkdir(parents=True, exist_ok=True)
     for name in ("store", "spool"):
         shutil.rmtree(data / name, ignore_errors=True)
+    shutil.rmtree(data / "credit", ignore_errors=True)
     for name in ("report.html", "summary.json"):
         (data / name).unlink(missing_ok=True)
 
@@ -130,6 +133,9 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     summary = opts.data.resolve() / "summary.json"
     summary.write_text(json.dumps(dataclasses.asdict(result), indent=1) + "\n", encoding="utf-8")
     print_summary(console, result, opts)
+    from hallkpi.ingest.demo.credit import run_credit_demo  # taxpayer credit (docs/CREDIT.md)
+
+    run_credit_demo(opts.store_dir, opts.data.resolve() / "credit", console)
     return result
 
 
